@@ -1,0 +1,80 @@
+"""Storing and reading encrypted messages."""
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from chat.events import publish_to_members
+from chat.models import Message
+from groups.models import Group
+from hashwhisper.crypto import b64encode
+
+log = logging.getLogger("hashwhisper.chat")
+
+
+class NonceReused(Exception):
+    """The group already holds a message with this nonce."""
+
+
+def message_json(message: Message, sender_name: str) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "group": message.group_id,
+        "sender": message.sender_id,
+        "sender_name": sender_name,
+        "epoch": message.epoch,
+        "ciphertext": b64encode(message.ciphertext),
+        "nonce": b64encode(message.nonce),
+        "tag": b64encode(message.tag),
+        "created_at": message.created_at.isoformat(),
+        "expires_at": message.expires_at.isoformat(),
+    }
+
+
+def post_message(
+    group: Group, sender: User, ciphertext: bytes, nonce: bytes, tag: bytes
+) -> Message:
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                group=group,
+                sender=sender,
+                epoch=group.epoch,
+                ciphertext=ciphertext,
+                nonce=nonce,
+                tag=tag,
+            )
+            publish_to_members(
+                group.id, "message", message_json(message, sender.get_username())
+            )
+    except IntegrityError as exc:
+        raise NonceReused from exc
+    log.info(
+        "message stored id=%s group=%s size=%s", message.id, group.id, len(ciphertext)
+    )
+    return message
+
+
+def history(
+    group: Group, *, before: int | None = None, after: int | None = None
+) -> tuple[list[Message], bool]:
+    """A page of unexpired messages, oldest first, and whether more exist.
+
+    ``before`` pages backwards from a cursor (scrolling up); ``after`` reads
+    forwards (catching up after a reconnect). Without either, the newest page.
+    """
+    size = settings.HASHWHISPER_PAGE_SIZE
+    rows = Message.objects.filter(group=group, expires_at__gt=timezone.now())
+    rows = rows.select_related("sender")
+    if after is not None:
+        page = list(rows.filter(id__gt=after).order_by("id")[: size + 1])
+        return page[:size], len(page) > size
+    if before is not None:
+        rows = rows.filter(id__lt=before)
+    page = list(rows.order_by("-id")[: size + 1])
+    more = len(page) > size
+    return list(reversed(page[:size])), more

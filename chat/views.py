@@ -1,0 +1,57 @@
+"""Chat pages and the message API."""
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from chat import services
+from groups.access import group_for_member
+from groups.views import current_user
+from hashwhisper.api import ApiError, json_api, read_json, sealed_fields
+
+
+@require_GET
+def home(request: HttpRequest, group_id: str | None = None) -> HttpResponse:
+    return render(request, "chat/app.html", {"active_group": group_id or ""})
+
+
+@require_GET
+def join_page(request: HttpRequest) -> HttpResponse:
+    """The invitation landing page; the secret stays in the browser."""
+    response = render(request, "chat/join.html")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def cursor(request: HttpRequest, name: str) -> int | None:
+    raw = request.GET.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise ApiError(400, f"Parameter {name} must be a message id.")
+    return int(raw)
+
+
+@json_api("GET", "POST")
+def messages(request: HttpRequest, group_id: str) -> JsonResponse:
+    user = current_user(request)
+    group, _ = group_for_member(user, group_id)
+    if request.method == "POST":
+        data = read_json(request)
+        ciphertext, nonce, tag = sealed_fields(
+            data, settings.HASHWHISPER_MAX_MESSAGE_BYTES
+        )
+        try:
+            message = services.post_message(group, user, ciphertext, nonce, tag)
+        except services.NonceReused as exc:
+            raise ApiError(409, "This nonce was already used in the group.") from exc
+        body = services.message_json(message, user.get_username())
+        return JsonResponse(body, status=201)
+
+    before, after = cursor(request, "before"), cursor(request, "after")
+    if before is not None and after is not None:
+        raise ApiError(400, "Give before or after, not both.")
+    page, more = services.history(group, before=before, after=after)
+    items = [services.message_json(m, m.sender.get_username()) for m in page]
+    return JsonResponse({"messages": items, "has_more": more})

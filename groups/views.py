@@ -1,0 +1,143 @@
+"""Group API: create, list, read join parameters, join, leave, members."""
+
+from typing import Any
+
+from django.db.models import Count
+from django.http import HttpRequest, JsonResponse
+
+from accounts.models import User
+from chat.events import publish_to_members
+from groups import services
+from groups.access import group_by_id, group_for_member
+from groups.models import GROUP_ID_PATTERN, Group, Membership
+from hashwhisper.api import (
+    ApiError,
+    b64_field,
+    int_field,
+    json_api,
+    object_field,
+    read_json,
+    sealed_fields,
+)
+from hashwhisper.crypto import TOKEN_BYTES, b64encode
+
+MIN_ITERATIONS = 120_000
+MAX_ITERATIONS = 10_000_000
+MAX_NAME_CIPHERTEXT = 1024
+
+
+def group_json(
+    group: Group, role: str, member_count: int | None = None
+) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "salt": b64encode(group.salt),
+        "iterations": group.iterations,
+        "epoch": group.epoch,
+        "role": role,
+        "member_count": member_count,
+        "name": {
+            "ciphertext": b64encode(group.name_ciphertext),
+            "nonce": b64encode(group.name_nonce),
+            "tag": b64encode(group.name_tag),
+        },
+        "created_at": group.created_at.isoformat(),
+    }
+
+
+def current_user(request: HttpRequest) -> User:
+    user = request.user
+    if not isinstance(user, User):
+        # RequireVerifiedMiddleware lets no anonymous request reach the API.
+        raise ApiError(401, "Log in first.")
+    return user
+
+
+@json_api("GET", "POST")
+def groups_collection(request: HttpRequest) -> JsonResponse:
+    user = current_user(request)
+    if request.method == "POST":
+        return create_group(request, user)
+    memberships = (
+        Membership.objects.filter(user=user)
+        .select_related("group")
+        .annotate(count=Count("group__memberships"))
+        .order_by("-group__created_at")
+    )
+    items = [group_json(m.group, m.role, m.count) for m in memberships]
+    return JsonResponse({"groups": items})
+
+
+def create_group(request: HttpRequest, user: User) -> JsonResponse:
+    data = read_json(request)
+    group_id = data.get("id")
+    if not isinstance(group_id, str) or not GROUP_ID_PATTERN.match(group_id):
+        raise ApiError(400, "Field id must be 22 base64url characters.")
+    name = object_field(data, "name")
+    name_ct, name_nonce, name_tag = sealed_fields(name, MAX_NAME_CIPHERTEXT)
+    spec = services.NewGroup(
+        id=group_id,
+        salt=b64_field(data, "salt", min_len=16, max_len=64),
+        iterations=int_field(
+            data, "iterations", low=MIN_ITERATIONS, high=MAX_ITERATIONS
+        ),
+        token=b64_field(data, "token", exact=TOKEN_BYTES),
+        name_ciphertext=name_ct,
+        name_nonce=name_nonce,
+        name_tag=name_tag,
+    )
+    try:
+        group = services.create_group(user, spec)
+    except services.GroupExists as exc:
+        raise ApiError(409, "A group with that id exists; pick another id.") from exc
+    return JsonResponse(group_json(group, Membership.Role.OWNER, 1), status=201)
+
+
+@json_api("GET")
+def join_params(request: HttpRequest, group_id: str) -> JsonResponse:
+    """What a browser holding an invitation needs to derive the token."""
+    group = group_by_id(group_id)
+    return JsonResponse(
+        {"id": group.id, "salt": b64encode(group.salt), "iterations": group.iterations}
+    )
+
+
+@json_api("POST")
+def join(request: HttpRequest, group_id: str) -> JsonResponse:
+    user = current_user(request)
+    data = read_json(request)
+    token = b64_field(data, "token", exact=TOKEN_BYTES)
+    group = group_by_id(group_id)
+    membership = services.join_group(user, group, token)
+    if membership is None:
+        # Same answer as a missing group, so ids cannot be probed.
+        raise ApiError(404, "No such group, or the invitation is not valid.")
+    publish_to_members(group.id, "members", {"group": group.id})
+    count = Membership.objects.filter(group=group).count()
+    return JsonResponse(group_json(group, membership.role, count))
+
+
+@json_api("POST")
+def leave(request: HttpRequest, group_id: str) -> JsonResponse:
+    user = current_user(request)
+    group, _ = group_for_member(user, group_id)
+    remaining = services.member_ids(group)
+    services.leave_group(user, group)
+    publish_to_members(group.id, "members", {"group": group.id}, remaining)
+    return JsonResponse({"left": group.id})
+
+
+@json_api("GET")
+def members(request: HttpRequest, group_id: str) -> JsonResponse:
+    user = current_user(request)
+    group, _ = group_for_member(user, group_id)
+    rows = (
+        Membership.objects.filter(group=group)
+        .select_related("user")
+        .order_by("joined_at")
+    )
+    items = [
+        {"id": m.user_id, "username": m.user.get_username(), "role": m.role}
+        for m in rows
+    ]
+    return JsonResponse({"members": items})

@@ -1,0 +1,353 @@
+"""HashWhisper settings: one module, driven by ``HASHWHISPER_*`` variables.
+
+Production is the default. ``HASHWHISPER_DEBUG=1`` switches to development:
+plain HTTP on localhost, a fixed development key and verbose errors.
+"""
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from csp.constants import NONE, SELF
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        sys.exit(f"HashWhisper: {name} must be a whole number, got {raw!r}.")
+
+
+DEBUG = env_flag("HASHWHISPER_DEBUG")
+
+
+def required_secret(name: str) -> str:
+    """Return a secret from the environment, or stop with one clear line.
+
+    Only development may fall back to a fixed key: a production server that
+    started with a guessable key would sign forgeable sessions.
+    """
+    value = os.environ.get(name, "")
+    if value:
+        return value
+    if DEBUG:
+        return "development-only-key-never-use-in-production-" + "x" * 20
+    sys.exit(
+        f"HashWhisper refuses to start: set {name} to a long random value "
+        "(or HASHWHISPER_DEBUG=1 for local development)."
+    )
+
+
+SECRET_KEY = required_secret("HASHWHISPER_SECRET")
+
+_hosts = os.environ.get("HASHWHISPER_ALLOWED_HOSTS", "")
+if _hosts.strip():
+    ALLOWED_HOSTS = [h.strip() for h in _hosts.split(",") if h.strip()]
+elif DEBUG:
+    ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+else:
+    ALLOWED_HOSTS = []
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_eventstream",
+    "django_ratelimit",
+    "csp",
+    "accounts",
+    "groups",
+    "chat",
+    "media_vault",
+    "integrity",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "hashwhisper.middleware.PermissionsPolicyMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.RequireVerifiedMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+]
+
+ROOT_URLCONF = "hashwhisper.urls"
+ASGI_APPLICATION = "hashwhisper.asgi.application"
+WSGI_APPLICATION = "hashwhisper.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+# Database ---------------------------------------------------------------
+
+_PG_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"}
+
+
+def database_from_uri(uri: str) -> dict[str, Any]:
+    """Turn a ``postgresql://`` URI (or SQLAlchemy spelling) into settings.
+
+    Connections come from psycopg's pool with ``CONN_MAX_AGE=0``: under ASGI
+    every request runs in its own thread and would otherwise open a
+    connection of its own.
+    """
+    parts = urlsplit(uri)
+    if parts.scheme not in _PG_SCHEMES:
+        sys.exit(
+            "HashWhisper: HASHWHISPER_DATABASE_URI must start with postgresql:// "
+            f"(got scheme {parts.scheme!r})."
+        )
+    options: dict[str, Any] = dict(parse_qsl(parts.query))
+    options["pool"] = {
+        "min_size": 1,
+        "max_size": env_int("HASHWHISPER_DB_POOL_SIZE", 20),
+        "timeout": 10,
+    }
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "CONN_MAX_AGE": 0,
+        "OPTIONS": options,
+    }
+
+
+def sqlite_database(path: Path) -> dict[str, Any]:
+    # WAL, IMMEDIATE transactions and a busy timeout let concurrent ASGI
+    # requests queue for the write lock instead of failing with "database
+    # is locked".
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
+
+
+_database_uri = os.environ.get("HASHWHISPER_DATABASE_URI", "").strip()
+if _database_uri:
+    DATABASES = {"default": database_from_uri(_database_uri)}
+else:
+    DATABASES = {
+        "default": sqlite_database(
+            Path(os.environ.get("HASHWHISPER_SQLITE_PATH", VAR_DIR / "db.sqlite3"))
+        )
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# Cache, rate limits and live events --------------------------------------
+
+REDIS_URL = os.environ.get("HASHWHISPER_REDIS_URL", "").strip()
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+    # django-ratelimit does not recognise Django's own RedisCache as shared
+    # and atomic (W001), although its incr is atomic on Redis.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+    _redis = urlsplit(REDIS_URL)
+    EVENTSTREAM_REDIS = {
+        "host": _redis.hostname or "127.0.0.1",
+        "port": _redis.port or 6379,
+        "db": int(_redis.path.lstrip("/") or 0),
+        "password": unquote(_redis.password) if _redis.password else None,
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Without Redis the chat runs as one process, so a process-local cache
+    # is the shared cache; django-ratelimit cannot know that (E003, W001).
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+# Events are not stored by the event library: messages live in the chat
+# tables, and a reconnecting browser fetches what it missed from the history
+# API. This also keeps open streams from holding database connections.
+EVENTSTREAM_STORAGE_CLASS = None
+EVENTSTREAM_CHANNELMANAGER_CLASS = "chat.events.UserChannelManager"
+EVENTSTREAM_ALLOW_ORIGINS: list[str] = []
+
+
+# Accounts ------------------------------------------------------------------
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "chat:home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation."
+        "UserAttributeSimilarityValidator"
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+OTP_TOTP_ISSUER = "HashWhisper"
+# Seconds a half-finished login (password given, code not yet) stays valid.
+HASHWHISPER_PENDING_LOGIN_SECONDS = 600
+
+
+# Product limits --------------------------------------------------------------
+
+HASHWHISPER_MAX_UPLOAD = env_int("HASHWHISPER_MAX_UPLOAD", 25 * 1024 * 1024)
+HASHWHISPER_RETENTION_DAYS = env_int("HASHWHISPER_RETENTION_DAYS", 7)
+HASHWHISPER_MEDIA_ROOT = Path(
+    os.environ.get("HASHWHISPER_MEDIA_ROOT", VAR_DIR / "blobs")
+)
+# Largest ciphertext of one text message (a JSON document of a few KiB).
+HASHWHISPER_MAX_MESSAGE_BYTES = 64 * 1024
+HASHWHISPER_PAGE_SIZE = 50
+DATA_UPLOAD_MAX_MEMORY_SIZE = 512 * 1024
+
+
+# Internationalisation and static files -----------------------------------
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(os.environ.get("HASHWHISPER_STATIC_ROOT", VAR_DIR / "static"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+# In development whitenoise serves straight from the source folders.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+
+# HTTP security -------------------------------------------------------------
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Strict"
+# Scripts read the token from a <meta> tag, so the cookie can stay HttpOnly.
+CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "hashwhisper.errors.csrf_failure"
+SESSION_COOKIE_AGE = 14 * 24 * 3600
+
+if not DEBUG:
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 31_536_000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # The __Host- prefix pins the cookies to this exact host, over HTTPS.
+    SESSION_COOKIE_NAME = "__Host-hw_session"
+    CSRF_COOKIE_NAME = "__Host-hw_csrf"
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+HASHWHISPER_PERMISSIONS_POLICY = (
+    "camera=(self), microphone=(self), geolocation=(), payment=(), usb=(), "
+    "serial=(), bluetooth=(), midi=(), magnetometer=(), gyroscope=(), "
+    "accelerometer=(), display-capture=(), interest-cohort=()"
+)
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # Bootstrap's CSS draws some controls with data: SVG images; decrypted
+        # media are shown from blob: URLs.
+        "img-src": [SELF, "data:", "blob:"],
+        "media-src": [SELF, "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "worker-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+
+# Logging ---------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "hashwhisper.logging.RedactRequestFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "hashwhisper": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    },
+}

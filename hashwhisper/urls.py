@@ -1,0 +1,34 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from django_eventstream import views as eventstream_views
+from django_otp.admin import OTPAdminSite
+
+from chat import views as chat_views
+from groups import views as group_views
+
+# Operators must pass the same TOTP check as everyone else.
+admin.site.__class__ = OTPAdminSite
+
+api = [
+    path("groups/", group_views.groups_collection, name="groups"),
+    path("groups/<str:group_id>/params", group_views.join_params, name="group-params"),
+    path("groups/<str:group_id>/join", group_views.join, name="group-join"),
+    path("groups/<str:group_id>/leave", group_views.leave, name="group-leave"),
+    path("groups/<str:group_id>/members", group_views.members, name="group-members"),
+    path("groups/<str:group_id>/messages", chat_views.messages, name="messages"),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="chat:home"), name="root"),
+    path("accounts/", include("accounts.urls")),
+    path("api/", include((api, "api"))),
+    path("events/", eventstream_views.events, name="events"),
+    path("admin/", admin.site.urls),
+    path("", include("chat.urls")),
+]
+
+handler400 = "hashwhisper.errors.bad_request"
+handler403 = "hashwhisper.errors.forbidden"
+handler404 = "hashwhisper.errors.not_found"
+handler500 = "hashwhisper.errors.server_error"

@@ -1,0 +1,468 @@
+/**
+ * The chat page: group list, history, composer, invitations, live events.
+ * All encryption goes through crypto.js; this module only moves sealed
+ * payloads between the page, IndexedDB and the API.
+ * @module chat
+ */
+
+import { ApiError, apiGet, apiPost } from './api.js';
+import {
+  DEFAULT_ITERATIONS, SALT_BYTES, b64encode, decryptJson, deriveGroupKeys,
+  encryptJson, invitationFragment, messageAad, nameAad, newGroupId, newGroupSecret, open,
+  passphraseSecret, randomBytes, seal,
+} from './crypto.js';
+import { deleteGroupKey, loadGroupKey, saveGroupKey } from './keystore.js';
+import { drawQr } from './qr.js';
+
+const root = document.getElementById('hw-app');
+const userId = root.dataset.userId;
+const $ = (role) => document.querySelector(`[data-role="${role}"]`);
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+const state = {
+  groups: new Map(), // id -> {info, key, name, unread}
+  active: null,
+  messages: new Map(), // group id -> Map(message id -> entry)
+  seenNonces: new Map(), // group id -> Set(nonce)
+  hasMore: new Map(),
+  loadingOlder: false,
+};
+
+/* ---------- groups ---------- */
+
+async function decryptName(groupId, info, key) {
+  if (!key) return null;
+  try {
+    const bytes = await open(key.encKey, info.name, nameAad(groupId));
+    return textDecoder.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+async function loadGroups() {
+  const { groups } = await apiGet('/api/groups/');
+  const fresh = new Map();
+  for (const info of groups) {
+    const previous = state.groups.get(info.id);
+    const key = (previous && previous.key) || (await loadGroupKey(userId, info.id)) || null;
+    const name = await decryptName(info.id, info, key);
+    fresh.set(info.id, { info, key, name, unread: previous ? previous.unread : 0 });
+  }
+  state.groups = fresh;
+  renderGroupList();
+}
+
+function groupLabel(group) {
+  if (group.name !== null) return group.name;
+  return group.key ? 'Unreadable name' : 'Locked group (no key here)';
+}
+
+function renderGroupList() {
+  const list = $('group-list');
+  list.replaceChildren();
+  $('no-groups').classList.toggle('d-none', state.groups.size > 0);
+  for (const [id, group] of state.groups) {
+    const item = document.createElement('li');
+    item.className = 'list-group-item list-group-item-action d-flex align-items-center gap-2';
+    item.classList.toggle('active', id === state.active);
+    item.tabIndex = 0;
+    item.dataset.groupId = id;
+    item.setAttribute('role', 'button');
+    const icon = document.createElement('i');
+    icon.className = group.key ? 'fa-solid fa-lock' : 'fa-solid fa-key';
+    icon.setAttribute('aria-hidden', 'true');
+    const label = document.createElement('span');
+    label.className = 'flex-grow-1 text-truncate';
+    label.textContent = groupLabel(group);
+    item.append(icon, label);
+    if (group.unread > 0 && id !== state.active) {
+      const badge = document.createElement('span');
+      badge.className = 'badge rounded-pill text-bg-primary hw-unread';
+      badge.textContent = String(group.unread);
+      item.append(badge);
+    }
+    list.append(item);
+  }
+}
+
+/* ---------- messages ---------- */
+
+function messageStore(groupId) {
+  if (!state.messages.has(groupId)) state.messages.set(groupId, new Map());
+  if (!state.seenNonces.has(groupId)) state.seenNonces.set(groupId, new Set());
+  return state.messages.get(groupId);
+}
+
+async function decryptMessage(groupId, raw) {
+  const group = state.groups.get(groupId);
+  const entry = { raw, body: null, failed: false };
+  if (!group || !group.key) {
+    entry.failed = true;
+    entry.reason = 'No key for this group in this browser.';
+    return entry;
+  }
+  try {
+    const doc = await decryptJson(group.key.encKey, raw, messageAad(groupId, raw.sender));
+    if (!doc || doc.v !== 1 || typeof doc.body !== 'string') throw new Error('bad document');
+    entry.body = doc.body;
+  } catch {
+    entry.failed = true;
+    entry.reason = 'This message could not be decrypted: it was altered, or sent with '
+      + 'another key.';
+  }
+  return entry;
+}
+
+/** Add messages to a group's store; nonces seen before are replays and dropped. */
+async function ingest(groupId, raws) {
+  const store = messageStore(groupId);
+  const nonces = state.seenNonces.get(groupId);
+  const added = [];
+  for (const raw of raws) {
+    if (store.has(raw.id)) continue;
+    if (nonces.has(raw.nonce)) continue;
+    nonces.add(raw.nonce);
+    const entry = await decryptMessage(groupId, raw);
+    store.set(raw.id, entry);
+    added.push(entry);
+  }
+  return added;
+}
+
+function formatTime(iso) {
+  const when = new Date(iso);
+  return when.toLocaleString(undefined, {
+    hour: '2-digit', minute: '2-digit', day: 'numeric', month: 'short',
+  });
+}
+
+function messageElement(entry) {
+  const { raw } = entry;
+  const mine = String(raw.sender) === userId;
+  const item = document.createElement('article');
+  item.className = `hw-msg ${mine ? 'hw-msg-mine' : 'hw-msg-theirs'}`;
+  item.dataset.messageId = String(raw.id);
+  const meta = document.createElement('div');
+  meta.className = 'hw-msg-meta';
+  meta.textContent = `${mine ? 'You' : raw.sender_name} · ${formatTime(raw.created_at)}`;
+  const body = document.createElement('div');
+  body.className = 'hw-msg-body';
+  if (entry.failed) {
+    item.classList.add('hw-msg-failed');
+    item.dataset.failed = '1';
+    const icon = document.createElement('i');
+    icon.className = 'fa-solid fa-triangle-exclamation me-1';
+    icon.setAttribute('aria-hidden', 'true');
+    body.append(icon, document.createTextNode(entry.reason));
+  } else {
+    body.textContent = entry.body;
+  }
+  item.append(meta, body);
+  return item;
+}
+
+function renderMessages(keepScroll = false) {
+  const box = $('messages');
+  const store = messageStore(state.active);
+  const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+  const oldHeight = box.scrollHeight;
+  const oldTop = box.scrollTop;
+  const loader = $('loading-older');
+  const ordered = [...store.values()].sort((a, b) => a.raw.id - b.raw.id);
+  box.replaceChildren(loader, ...ordered.map(messageElement));
+  if (keepScroll) {
+    box.scrollTop = oldTop + (box.scrollHeight - oldHeight);
+  } else if (nearBottom || !keepScroll) {
+    box.scrollTop = box.scrollHeight;
+  }
+}
+
+async function loadHistory(groupId, params = '') {
+  const page = await apiGet(`/api/groups/${groupId}/messages${params}`);
+  await ingest(groupId, page.messages);
+  return page;
+}
+
+async function loadOlder() {
+  const groupId = state.active;
+  if (!groupId || state.loadingOlder || !state.hasMore.get(groupId)) return;
+  const store = messageStore(groupId);
+  if (store.size === 0) return;
+  state.loadingOlder = true;
+  $('loading-older').classList.remove('d-none');
+  try {
+    const oldest = Math.min(...store.keys());
+    const page = await loadHistory(groupId, `?before=${oldest}`);
+    state.hasMore.set(groupId, page.has_more);
+    if (state.active === groupId) renderMessages(true);
+  } finally {
+    state.loadingOlder = false;
+    $('loading-older').classList.add('d-none');
+  }
+}
+
+/* ---------- selecting a group ---------- */
+
+async function selectGroup(groupId, { push = true } = {}) {
+  const group = state.groups.get(groupId);
+  if (!group) return;
+  state.active = groupId;
+  group.unread = 0;
+  if (push) history.pushState({ groupId }, '', `/chat/${groupId}/`);
+  $('empty').classList.add('d-none');
+  $('chat').classList.remove('d-none');
+  $('group-name').textContent = groupLabel(group);
+  $('member-count').textContent = `${group.info.member_count ?? '?'} members`;
+  $('no-key').classList.toggle('d-none', Boolean(group.key));
+  $('composer').querySelector('textarea').disabled = !group.key;
+  renderGroupList();
+  if (!state.hasMore.has(groupId)) {
+    const page = await loadHistory(groupId);
+    state.hasMore.set(groupId, page.has_more);
+  }
+  if (state.active === groupId) renderMessages();
+}
+
+/* ---------- sending ---------- */
+
+async function sendMessage(text) {
+  const groupId = state.active;
+  const group = state.groups.get(groupId);
+  const doc = { v: 1, type: 'text', body: text, ts: Date.now() };
+  const sealed = await encryptJson(group.key.encKey, doc, messageAad(groupId, userId));
+  const raw = await apiPost(`/api/groups/${groupId}/messages`, sealed);
+  await ingest(groupId, [raw]);
+  if (state.active === groupId) renderMessages();
+}
+
+function bindComposer() {
+  const form = $('composer');
+  const input = form.querySelector('textarea');
+  const error = $('send-error');
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text || !state.active) return;
+    error.textContent = '';
+    input.disabled = true;
+    try {
+      await sendMessage(text);
+      input.value = '';
+    } catch (err) {
+      // The text stays in the composer, so nothing typed is lost.
+      error.textContent = err instanceof ApiError ? err.message : 'Sending failed.';
+    } finally {
+      input.disabled = false;
+      input.focus();
+    }
+  });
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+}
+
+/* ---------- creating a group and inviting ---------- */
+
+async function createGroup(name, passphrase) {
+  const secret = passphrase ? passphraseSecret(passphrase) : newGroupSecret();
+  const salt = randomBytes(SALT_BYTES);
+  const iterations = DEFAULT_ITERATIONS;
+  const groupId = newGroupId();
+  const { encKey, memberToken } = await deriveGroupKeys(secret, salt, iterations);
+  const sealedName = await seal(encKey, textEncoder.encode(name), nameAad(groupId));
+  await apiPost('/api/groups/', {
+    id: groupId,
+    salt: b64encode(salt),
+    iterations,
+    token: b64encode(memberToken),
+    name: sealedName,
+  });
+  await saveGroupKey(userId, { groupId, secret, salt, iterations, encKey });
+  await loadGroups();
+  await selectGroup(groupId);
+  return groupId;
+}
+
+function bindNewGroupDialog() {
+  const dialog = $('new-group-dialog');
+  const form = $('new-group-form');
+  const usePass = $('use-passphrase');
+  const error = $('new-group-error');
+  document.querySelector('[data-action="new-group"]').addEventListener('click', () => {
+    form.reset();
+    error.textContent = '';
+    $('passphrase-row').classList.add('d-none');
+    dialog.showModal();
+  });
+  usePass.addEventListener('change', () => {
+    $('passphrase-row').classList.toggle('d-none', !usePass.checked);
+  });
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const name = document.getElementById('group-name').value.trim();
+    const passphrase = usePass.checked ? document.getElementById('group-passphrase').value : '';
+    if (!name) return;
+    const button = form.querySelector('[type="submit"]');
+    button.disabled = true;
+    error.textContent = '';
+    try {
+      await createGroup(name, passphrase);
+      dialog.close();
+      await showInvite();
+    } catch (err) {
+      error.textContent = err.message || 'The group could not be created.';
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+async function showInvite() {
+  const group = state.groups.get(state.active);
+  if (!group || !group.key) return;
+  const link = `${window.location.origin}/g/join#`
+    + invitationFragment(state.active, group.key.secret);
+  const field = $('invite-link');
+  field.value = link;
+  drawQr($('invite-qr'), link);
+  $('invite-dialog').showModal();
+}
+
+function bindInvite() {
+  document.querySelector('[data-action="invite"]').addEventListener('click', showInvite);
+  document.querySelector('[data-action="copy-invite"]').addEventListener('click', async () => {
+    const field = $('invite-link');
+    try {
+      await navigator.clipboard.writeText(field.value);
+    } catch {
+      field.select();
+    }
+  });
+  for (const button of document.querySelectorAll('[data-action="close-dialog"]')) {
+    button.addEventListener('click', () => button.closest('dialog').close());
+  }
+}
+
+function bindLeave() {
+  document.querySelector('[data-action="leave"]').addEventListener('click', async () => {
+    const groupId = state.active;
+    // eslint-disable-next-line no-alert
+    if (!groupId || !window.confirm('Leave this group? You need a new invitation to return.')) {
+      return;
+    }
+    await apiPost(`/api/groups/${groupId}/leave`, {});
+    await deleteGroupKey(userId, groupId);
+    state.active = null;
+    state.messages.delete(groupId);
+    state.hasMore.delete(groupId);
+    history.pushState({}, '', '/chat/');
+    $('chat').classList.add('d-none');
+    $('empty').classList.remove('d-none');
+    await loadGroups();
+  });
+}
+
+/* ---------- live events ---------- */
+
+let stream = null;
+let retryDelay = 1000;
+let connectedOnce = false;
+
+async function onMessageEvent(raw) {
+  if (!state.groups.has(raw.group)) await loadGroups();
+  const added = await ingest(raw.group, [raw]);
+  if (added.length === 0) return;
+  if (raw.group === state.active) {
+    renderMessages();
+  } else if (state.groups.has(raw.group)) {
+    state.groups.get(raw.group).unread += 1;
+    renderGroupList();
+  }
+}
+
+async function catchUp() {
+  // Whatever arrived while the stream was down is read from the history API.
+  const groupId = state.active;
+  if (!groupId) return;
+  const store = messageStore(groupId);
+  const newest = store.size ? Math.max(...store.keys()) : 0;
+  const page = await loadHistory(groupId, `?after=${newest}`);
+  if (page.messages.length && state.active === groupId) renderMessages();
+}
+
+function connect() {
+  stream = new EventSource('/events/');
+  stream.addEventListener('open', () => {
+    retryDelay = 1000;
+    if (connectedOnce) catchUp().catch(() => {});
+    connectedOnce = true;
+  });
+  stream.addEventListener('message', (event) => {
+    onMessageEvent(JSON.parse(event.data)).catch(() => {});
+  });
+  stream.addEventListener('members', () => {
+    loadGroups().then(() => {
+      const group = state.groups.get(state.active);
+      if (group) $('member-count').textContent = `${group.info.member_count} members`;
+    }).catch(() => {});
+  });
+  stream.addEventListener('stream-error', () => {
+    // The server refused this stream for good (for example, logged out).
+    stream.close();
+  });
+  stream.addEventListener('error', () => {
+    if (stream.readyState !== EventSource.CLOSED) return;
+    // Backoff with jitter, so a server restart is not met by every client at once.
+    const wait = retryDelay / 2 + Math.random() * retryDelay;
+    retryDelay = Math.min(retryDelay * 2, 60000);
+    setTimeout(connect, wait);
+  });
+}
+
+/* ---------- start ---------- */
+
+function bindGroupList() {
+  const list = $('group-list');
+  list.addEventListener('click', (event) => {
+    const item = event.target.closest('[data-group-id]');
+    if (item) selectGroup(item.dataset.groupId);
+  });
+  list.addEventListener('keydown', (event) => {
+    const item = event.target.closest('[data-group-id]');
+    if (item && (event.key === 'Enter' || event.key === ' ')) {
+      event.preventDefault();
+      selectGroup(item.dataset.groupId);
+    }
+  });
+  $('messages').addEventListener('scroll', () => {
+    if ($('messages').scrollTop < 60) loadOlder().catch(() => {});
+  });
+  window.addEventListener('popstate', () => {
+    const match = window.location.pathname.match(/^\/chat\/([A-Za-z0-9_-]{22})\/$/);
+    if (match) selectGroup(match[1], { push: false });
+  });
+}
+
+async function start() {
+  bindComposer();
+  bindNewGroupDialog();
+  bindInvite();
+  bindLeave();
+  bindGroupList();
+  connect();
+  await loadGroups();
+  const wanted = root.dataset.activeGroup;
+  if (wanted && state.groups.has(wanted)) await selectGroup(wanted, { push: false });
+  root.dataset.ready = '1';
+}
+
+start().catch((err) => {
+  root.dataset.ready = 'error';
+  $('send-error').textContent = err.message;
+});
+
