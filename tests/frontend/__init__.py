@@ -1,0 +1,1 @@
+"""Browser-side tests: vendored assets, QR drawing, theme and layout."""
