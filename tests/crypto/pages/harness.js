@@ -9,6 +9,7 @@
 import * as hw from "/static/js/crypto.js";
 
 const violations = [];
+const derivedKeys = new Map();
 
 /**
  * Lower-case hex of bytes.
@@ -100,10 +101,29 @@ export async function runHkdf(cases) {
   return Promise.all(runs);
 }
 
+/**
+ * Group keys from hex secret and salt, derived once per page and then reused, so that
+ * many small evaluate calls do not each pay for PBKDF2.
+ *
+ * @param {string} secretHex
+ * @param {string} saltHex
+ * @param {number} iterations
+ * @returns {Promise<{encKey: CryptoKey, memberToken: Uint8Array}>}
+ */
+export function keysFor(secretHex, saltHex, iterations) {
+  const id = `${secretHex}/${saltHex}/${iterations}`;
+  if (!derivedKeys.has(id)) {
+    derivedKeys.set(id, hw.deriveGroupKeys(fromHex(secretHex), fromHex(saltHex), iterations));
+  }
+  return derivedKeys.get(id);
+}
+
 document.addEventListener("securitypolicyviolation", (event) => {
   violations.push(`${event.violatedDirective} ${event.blockedURI}`);
 });
 
 window.hw = hw;
-window.harness = { toHex, fromHex, outcome, runAead, runPbkdf2, runHkdf, violations };
+window.harness = {
+  toHex, fromHex, outcome, keysFor, runAead, runPbkdf2, runHkdf, violations,
+};
 document.documentElement.dataset.ready = "true";
