@@ -36,6 +36,25 @@ def apply_each(harness: Harness, name: str, inputs: list[Any]) -> list[dict[str,
     return outcomes
 
 
+def test_constants_match_the_protocol(harness: Harness) -> None:
+    names = [
+        "PROTOCOL",
+        "MIN_ITERATIONS",
+        "DEFAULT_ITERATIONS",
+        "MAX_ITERATIONS",
+        "SALT_BYTES",
+        "SECRET_BYTES",
+        "NONCE_BYTES",
+        "TAG_BYTES",
+        "MIN_PASSPHRASE_CHARS",
+    ]
+    values = harness.run("async (names) => names.map((n) => window.hw[n])", names)
+    assert dict(zip(names, values, strict=True)) == {
+        name: getattr(reference, name) for name in names
+    }
+    assert values[:3] == ["v1", 120_000, 600_000]
+
+
 def test_base64_matches_python_for_every_length(harness: Harness) -> None:
     samples = [os.urandom(n) for n in range(0, 70)] + [os.urandom(100_000)]
     result = harness.run(
