@@ -81,11 +81,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "hashwhisper.middleware.PermissionsPolicyMiddleware",
+    "hashwhisper.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    "hashwhisper.middleware.HashWhisperCsrfMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.RequireVerifiedMiddleware",
@@ -203,10 +203,10 @@ else:
     # is the shared cache; django-ratelimit cannot know that (E003, W001).
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 
-# Events are not stored by the event library: messages live in the chat
-# tables, and a reconnecting browser fetches what it missed from the history
-# API. This also keeps open streams from holding database connections.
-EVENTSTREAM_STORAGE_CLASS = None
+# EVENTSTREAM_STORAGE_CLASS stays unset, so the event library stores no
+# events: messages live in the chat tables, and a reconnecting browser fetches
+# what it missed from the history API. This also keeps open streams from
+# holding database connections.
 EVENTSTREAM_CHANNELMANAGER_CLASS = "chat.events.UserChannelManager"
 EVENTSTREAM_ALLOW_ORIGINS: list[str] = []
 
@@ -305,8 +305,8 @@ if not DEBUG:
 
 HASHWHISPER_PERMISSIONS_POLICY = (
     "camera=(self), microphone=(self), geolocation=(), payment=(), usb=(), "
-    "serial=(), bluetooth=(), midi=(), magnetometer=(), gyroscope=(), "
-    "accelerometer=(), display-capture=(), interest-cohort=()"
+    "serial=(), midi=(), magnetometer=(), gyroscope=(), accelerometer=(), "
+    "display-capture=()"
 )
 
 CONTENT_SECURITY_POLICY = {

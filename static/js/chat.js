@@ -87,6 +87,13 @@ function renderGroupList() {
   }
 }
 
+/** On narrow screens the group list and the conversation take turns. */
+function showGroupsPanel(show) {
+  $('groups-panel').classList.toggle('show', show);
+  const toggle = document.querySelector('[data-action="toggle-groups"]');
+  if (toggle) toggle.setAttribute('aria-expanded', String(show));
+}
+
 /* ---------- messages ---------- */
 
 function messageStore(groupId) {
@@ -217,6 +224,7 @@ async function selectGroup(groupId, { push = true } = {}) {
   $('member-count').textContent = `${group.info.member_count ?? '?'} members`;
   $('no-key').classList.toggle('d-none', Boolean(group.key));
   $('composer').querySelector('textarea').disabled = !group.key;
+  showGroupsPanel(false);
   renderGroupList();
   if (!state.hasMore.has(groupId)) {
     const page = await loadHistory(groupId);
@@ -363,6 +371,7 @@ function bindLeave() {
     history.pushState({}, '', '/chat/');
     $('chat').classList.add('d-none');
     $('empty').classList.remove('d-none');
+    showGroupsPanel(true);
     await loadGroups();
   });
 }
@@ -438,6 +447,9 @@ function bindGroupList() {
       event.preventDefault();
       selectGroup(item.dataset.groupId);
     }
+  });
+  document.querySelector('[data-action="toggle-groups"]').addEventListener('click', () => {
+    showGroupsPanel(!$('groups-panel').classList.contains('show'));
   });
   $('messages').addEventListener('scroll', () => {
     if ($('messages').scrollTop < 60) loadOlder().catch(() => {});

@@ -1,0 +1,112 @@
+"""Shared fixtures: users with a confirmed authenticator, HTTPS test clients."""
+
+import base64
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import pyotp
+import pytest
+from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import User
+
+PASSWORD = "correct horse battery staple 42"
+
+
+class SecureClient(Client):
+    """A test client that always asks over HTTPS, as production requires."""
+
+    def generic(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["secure"] = True
+        return super().generic(*args, **kwargs)
+
+
+def totp_for(device: TOTPDevice) -> pyotp.TOTP:
+    key = base64.b32encode(bytes(device.bin_key)).decode()
+    return pyotp.TOTP(key)
+
+
+def make_user(username: str) -> tuple[User, TOTPDevice]:
+    user = User.objects.create_user(username=username, password=PASSWORD)
+    device = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+    return user, device
+
+
+def verified_client(user: User, device: TOTPDevice, **kwargs: Any) -> SecureClient:
+    """A client whose session passed both login steps."""
+    client = SecureClient(**kwargs)
+    client.force_login(user)
+    session = client.session
+    session["otp_device_id"] = device.persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def client() -> SecureClient:
+    return SecureClient()
+
+
+@pytest.fixture
+def alice(db: None) -> tuple[User, TOTPDevice]:
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(db: None) -> tuple[User, TOTPDevice]:
+    return make_user("bob")
+
+
+@pytest.fixture
+def alice_client(alice: tuple[User, TOTPDevice]) -> SecureClient:
+    return verified_client(*alice)
+
+
+@pytest.fixture
+def bob_client(bob: tuple[User, TOTPDevice]) -> SecureClient:
+    return verified_client(*bob)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def group_id() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(16)).rstrip(b"=").decode()
+
+
+def sealed(size: int = 40) -> dict[str, str]:
+    """Random stand-ins for ciphertext, nonce and tag (the server cannot tell)."""
+    return {
+        "ciphertext": b64(secrets.token_bytes(size)),
+        "nonce": b64(secrets.token_bytes(12)),
+        "tag": b64(secrets.token_bytes(16)),
+    }
+
+
+@pytest.fixture
+def new_group_body() -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        token = secrets.token_bytes(32)
+        return {
+            "id": group_id(),
+            "salt": b64(secrets.token_bytes(16)),
+            "iterations": 600_000,
+            "token": b64(token),
+            "name": sealed(20),
+        }
+
+    return build
+
+
+@pytest.fixture
+def group_with_alice(
+    alice_client: SecureClient, new_group_body: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """A group Alice created; the body (with its token) is returned."""
+    body = new_group_body()
+    response = alice_client.post("/api/groups/", body, content_type="application/json")
+    assert response.status_code == 201, response.content
+    return body
