@@ -1,4 +1,4 @@
-"""Shared fixtures: users with a confirmed authenticator, HTTPS test clients."""
+"""Shared fixtures: users with a confirmed authenticator, HTTPS clients."""
 
 import base64
 import secrets
@@ -78,7 +78,7 @@ def group_id() -> str:
 
 
 def sealed(size: int = 40) -> dict[str, str]:
-    """Random stand-ins for ciphertext, nonce and tag (the server cannot tell)."""
+    """Random stand-ins for ciphertext, nonce and tag (opaque to servers)."""
     return {
         "ciphertext": b64(secrets.token_bytes(size)),
         "nonce": b64(secrets.token_bytes(12)),

@@ -80,7 +80,7 @@ def database_cells(server: ServerProcess) -> Iterator[tuple[str, bytes]]:
 
 
 def server_files(server: ServerProcess) -> Iterator[tuple[str, bytes]]:
-    """Every file in the server's own folder: database files, blobs, its log."""
+    """Every file in the server's folder: database files, blobs, its log."""
     for path in sorted(Path(server.workdir).rglob("*")):
         if path.is_file():
             yield str(path.relative_to(server.workdir)), path.read_bytes()
