@@ -134,9 +134,18 @@ def test_dark_theme_recolours_the_chat(open_page: PageOpener) -> None:
         """() => {
           const colour = (selector) =>
             getComputedStyle(document.querySelector(selector)).backgroundColor;
-          return { composer: colour('.hw-composer'), mine: colour('.hw-msg-mine') };
+          document.getElementById('dialog').showModal();
+          return {
+            composer: colour('.hw-composer'),
+            mine: colour('.hw-msg-mine'),
+            dialog: colour('.hw-dialog'),
+          };
         }"""
     )
     # Bootstrap's dark body and primary-bg-subtle colours.
-    assert colours == {"composer": "rgb(33, 37, 41)", "mine": "rgb(3, 22, 51)"}
+    assert colours == {
+        "composer": "rgb(33, 37, 41)",
+        "mine": "rgb(3, 22, 51)",
+        "dialog": "rgb(33, 37, 41)",
+    }
     watched.assert_clean()
