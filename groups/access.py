@@ -8,7 +8,7 @@ NOT_FOUND = "No such group."
 
 
 def group_by_id(group_id: str) -> Group:
-    if not GROUP_ID_PATTERN.match(group_id):
+    if not GROUP_ID_PATTERN.fullmatch(group_id):
         raise ApiError(404, NOT_FOUND)
     group = Group.objects.filter(pk=group_id).first()
     if group is None:
@@ -17,7 +17,7 @@ def group_by_id(group_id: str) -> Group:
 
 
 def group_for_member(user: User, group_id: str) -> tuple[Group, Membership]:
-    if not GROUP_ID_PATTERN.match(group_id):
+    if not GROUP_ID_PATTERN.fullmatch(group_id):
         raise ApiError(404, NOT_FOUND)
     membership = (
         Membership.objects.select_related("group")

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
-GROUP_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22}$")
+GROUP_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
 class Group(models.Model):
@@ -16,7 +16,7 @@ class Group(models.Model):
     id = models.CharField(
         primary_key=True,
         max_length=22,
-        validators=[RegexValidator(GROUP_ID_PATTERN)],
+        validators=[RegexValidator(r"\A[A-Za-z0-9_-]{22}\Z")],
     )
     salt = models.BinaryField(max_length=64)
     iterations = models.PositiveIntegerField()

@@ -8,7 +8,7 @@ from django.http import HttpRequest, JsonResponse
 from accounts.models import User
 from chat.events import publish_to_members
 from groups import services
-from groups.access import group_by_id, group_for_member
+from groups.access import NOT_FOUND, group_by_id, group_for_member
 from groups.models import GROUP_ID_PATTERN, Group, Membership
 from hashwhisper.api import (
     ApiError,
@@ -71,7 +71,7 @@ def groups_collection(request: HttpRequest) -> JsonResponse:
 def create_group(request: HttpRequest, user: User) -> JsonResponse:
     data = read_json(request)
     group_id = data.get("id")
-    if not isinstance(group_id, str) or not GROUP_ID_PATTERN.match(group_id):
+    if not isinstance(group_id, str) or not GROUP_ID_PATTERN.fullmatch(group_id):
         raise ApiError(400, "Field id must be 22 base64url characters.")
     name = object_field(data, "name")
     name_ct, name_nonce, name_tag = sealed_fields(name, MAX_NAME_CIPHERTEXT)
@@ -111,7 +111,7 @@ def join(request: HttpRequest, group_id: str) -> JsonResponse:
     membership = services.join_group(user, group, token)
     if membership is None:
         # Same answer as a missing group, so ids cannot be probed.
-        raise ApiError(404, "No such group, or the invitation is not valid.")
+        raise ApiError(404, NOT_FOUND)
     publish_to_members(group.id, "members", {"group": group.id})
     count = Membership.objects.filter(group=group).count()
     return JsonResponse(group_json(group, membership.role, count))
