@@ -40,3 +40,21 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.id} in {self.group_id}"
+
+
+class ReadMarker(models.Model):
+    """How far one member has read in one group: a message id, nothing else."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="+")
+    last_read_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "group"], name="one_read_marker")
+        ]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} read {self.group_id} to {self.last_read_id}"

@@ -24,6 +24,10 @@ class Group(models.Model):
     name_ciphertext = models.BinaryField(max_length=1024)
     name_nonce = models.BinaryField(max_length=12)
     name_tag = models.BinaryField(max_length=16)
+    # The description is content too: sealed like the name, empty until set.
+    description_ciphertext = models.BinaryField(max_length=4096, default=b"")
+    description_nonce = models.BinaryField(max_length=12, default=b"")
+    description_tag = models.BinaryField(max_length=16, default=b"")
     # Rises with each secret rotation; messages carry the epoch they used.
     epoch = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
