@@ -30,6 +30,9 @@ class Group(models.Model):
     description_tag = models.BinaryField(max_length=16, default=b"")
     # Rises with each secret rotation; messages carry the epoch they used.
     epoch = models.PositiveIntegerField(default=1)
+    # Days a message or blob of this group lives, when the owner chose fewer
+    # than HASHWHISPER_RETENTION_DAYS; empty means the server's default.
+    retention_days = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
