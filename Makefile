@@ -12,8 +12,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-HOST ?= 127.0.0.1
-PORT ?= 8000
+# Set on the command line only (make run PORT=8001): a HOST or PORT variable
+# left in the environment by a shell or platform must not move the server.
+HOST := 127.0.0.1
+PORT := 8000
 PYTEST_ARGS ?=
 
 # Stamp files remember which requirement files were installed; a changed
@@ -45,11 +47,13 @@ $(BIN)/python:
 	  exit 1; }
 
 $(RUNTIME_STAMP): requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install -r requirements.txt
+	@echo "Installing requirements.txt into $(VENV)"
+	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 
 $(DEV_STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/python -m pip install -r requirements-dev.txt
+	@echo "Installing requirements-dev.txt into $(VENV)"
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 var:
