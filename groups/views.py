@@ -41,6 +41,14 @@ def group_json(
             "nonce": b64encode(group.name_nonce),
             "tag": b64encode(group.name_tag),
         },
+        # Absent until the owner writes one; sealed like the name.
+        "description": {
+            "ciphertext": b64encode(group.description_ciphertext),
+            "nonce": b64encode(group.description_nonce),
+            "tag": b64encode(group.description_tag),
+        }
+        if group.description_nonce
+        else None,
         "created_at": group.created_at.isoformat(),
     }
 

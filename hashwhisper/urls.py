@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from django_eventstream import views as eventstream_views
 from django_otp.admin import OTPAdminSite
 
+from chat import feature_views
 from chat import views as chat_views
 from groups import views as group_views
 
@@ -17,6 +18,14 @@ api = [
     path("groups/<str:group_id>/leave", group_views.leave, name="group-leave"),
     path("groups/<str:group_id>/members", group_views.members, name="group-members"),
     path("groups/<str:group_id>/messages", chat_views.messages, name="messages"),
+    path(
+        "groups/<str:group_id>/messages/<int:message_id>",
+        feature_views.message_detail,
+        name="message-detail",
+    ),
+    path("groups/<str:group_id>/read", feature_views.read_marker, name="read-marker"),
+    path("groups/<str:group_id>/info", feature_views.group_info, name="group-info"),
+    path("read-state/", feature_views.read_state, name="read-state"),
 ]
 
 urlpatterns = [
