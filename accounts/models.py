@@ -35,3 +35,22 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"session {self.pk} of user {self.user_id}"
+
+
+class LoginLock(models.Model):
+    """Recent failed passwords and codes for one username, and its lock.
+
+    Rows are keyed by a keyed hash of the lower-cased username rather than
+    by a user, so that an unknown username counts and locks exactly like a
+    known one and the answers never tell them apart. The hash also keeps a
+    password typed into the username field out of the table.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(db_index=True, default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"login lock {self.key[:8]}"
