@@ -13,7 +13,6 @@ import os
 from collections.abc import Generator
 
 import pytest
-from _pytest.reports import BaseReport, CollectReport, TestReport
 
 CI_VALUES = frozenset({"true", "1"})
 
@@ -23,7 +22,7 @@ def running_in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in CI_VALUES
 
 
-def skip_reason(report: BaseReport) -> str:
+def skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
     """Return the human-readable reason a skipped report carries."""
     longrepr = report.longrepr
     # A skip stores (path, line, "Skipped: reason"); anything else is shown
@@ -33,7 +32,7 @@ def skip_reason(report: BaseReport) -> str:
     return str(longrepr)
 
 
-def fail_skipped(report: BaseReport) -> None:
+def fail_skipped(report: pytest.TestReport | pytest.CollectReport) -> None:
     """Rewrite a skipped report into a failed one that keeps the reason."""
     report.outcome = "failed"
     report.longrepr = (
@@ -44,7 +43,7 @@ def fail_skipped(report: BaseReport) -> None:
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, TestReport, TestReport]:
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     # tryfirst makes this the outermost wrapper, so it sees the report after
     # the skipping plugin has marked xfail outcomes with "wasxfail".
     report = yield
@@ -60,7 +59,7 @@ def pytest_runtest_makereport(
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_make_collect_report(
     collector: pytest.Collector,
-) -> Generator[None, CollectReport, CollectReport]:
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
     # A module-level pytest.skip() or importorskip() skips a whole file at
     # collection time, before any test report exists.
     report = yield
