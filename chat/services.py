@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import User
 from chat.events import publish_to_members
 from chat.models import Message
+from chat.retention import expiry_for
 from groups.models import Group
 from hashwhisper.crypto import b64encode
 
@@ -47,6 +48,7 @@ def post_message(
                 ciphertext=ciphertext,
                 nonce=nonce,
                 tag=tag,
+                expires_at=expiry_for(group),
             )
             publish_to_members(
                 group.id, "message", message_json(message, sender.get_username())

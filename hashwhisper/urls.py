@@ -6,6 +6,7 @@ from django_otp.admin import OTPAdminSite
 
 from chat import feature_views
 from chat import views as chat_views
+from chat.retention_views import group_retention
 from groups import views as group_views
 
 # Operators must pass the same TOTP check as everyone else.
@@ -18,6 +19,11 @@ api = [
     path("groups/<str:group_id>/leave", group_views.leave, name="group-leave"),
     path("groups/<str:group_id>/members", group_views.members, name="group-members"),
     path("groups/<str:group_id>/messages", chat_views.messages, name="messages"),
+    path(
+        "groups/<str:group_id>/retention",
+        group_retention,
+        name="group-retention",
+    ),
     path(
         "groups/<str:group_id>/messages/<int:message_id>",
         feature_views.message_detail,
