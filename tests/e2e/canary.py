@@ -63,19 +63,19 @@ def database_cells(server: ServerProcess) -> Iterator[tuple[str, bytes]]:
 
     uri = _pg_uri_with_database(server.pg_admin_uri, server.pg_database)
     uri = uri.replace("+psycopg2", "").replace("+psycopg", "")
-    with psycopg.connect(uri) as conn:
+    with psycopg.connect(uri) as pg:
         tables = [
             row[0]
-            for row in conn.execute(
+            for row in pg.execute(
                 "SELECT table_name FROM information_schema.tables "
                 "WHERE table_schema = 'public'"
             )
         ]
         for table in tables:
-            cursor = conn.execute(f'SELECT * FROM "{table}"')  # noqa: S608
-            columns = [d.name for d in cursor.description or []]
-            for row in cursor:
-                for column, cell in zip(columns, row, strict=True):
+            pg_cursor = pg.execute(f'SELECT * FROM "{table}"')  # noqa: S608
+            names = [d.name for d in pg_cursor.description or []]
+            for row in pg_cursor:
+                for column, cell in zip(names, row, strict=True):
                     yield f"{table}.{column}", _as_bytes(cell)
 
 

@@ -56,9 +56,15 @@ def _pg_uri_with_database(uri: str, name: str) -> str:
 
 
 def _pg_execute(admin_uri: str, statement: str) -> None:
+    """Run a statement on the server's maintenance database ``postgres``.
+
+    The configured database may not exist yet on a fresh server; ``postgres``
+    always does.
+    """
     import psycopg
 
-    plain = admin_uri.replace("+psycopg2", "").replace("+psycopg", "")
+    plain = _pg_uri_with_database(admin_uri, "postgres")
+    plain = plain.replace("+psycopg2", "").replace("+psycopg", "")
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute(statement)
 
