@@ -1,6 +1,7 @@
 """Storing and reading encrypted messages."""
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from chat.models import Message
 from chat.retention import expiry_for
 from groups.models import Group
 from hashwhisper.crypto import b64encode
+from media_vault.services import attach_blobs
 
 log = logging.getLogger("hashwhisper.chat")
 
@@ -37,7 +39,12 @@ def message_json(message: Message, sender_name: str) -> dict[str, Any]:
 
 
 def post_message(
-    group: Group, sender: User, ciphertext: bytes, nonce: bytes, tag: bytes
+    group: Group,
+    sender: User,
+    ciphertext: bytes,
+    nonce: bytes,
+    tag: bytes,
+    blob_ids: Sequence[str] = (),
 ) -> Message:
     try:
         with transaction.atomic():
@@ -50,6 +57,7 @@ def post_message(
                 tag=tag,
                 expires_at=expiry_for(group),
             )
+            attach_blobs(message, sender, blob_ids)
             publish_to_members(
                 group.id, "message", message_json(message, sender.get_username())
             )

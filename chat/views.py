@@ -9,6 +9,7 @@ from chat import services
 from groups.access import group_for_member
 from groups.views import current_user
 from hashwhisper.api import ApiError, json_api, read_json, sealed_fields
+from media_vault.services import read_blob_ids
 
 
 @require_GET
@@ -43,7 +44,9 @@ def messages(request: HttpRequest, group_id: str) -> JsonResponse:
             data, settings.HASHWHISPER_MAX_MESSAGE_BYTES
         )
         try:
-            message = services.post_message(group, user, ciphertext, nonce, tag)
+            message = services.post_message(
+                group, user, ciphertext, nonce, tag, blob_ids=read_blob_ids(data)
+            )
         except services.NonceReused as exc:
             raise ApiError(409, "This nonce was already used in the group.") from exc
         body = services.message_json(message, user.get_username())

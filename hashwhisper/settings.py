@@ -85,6 +85,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before the CSRF check, which would parse a refused (truncated) form body.
+    "hashwhisper.asgi_limits.OversizedBodyMiddleware",
     "hashwhisper.middleware.HashWhisperCsrfMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -242,6 +244,20 @@ HASHWHISPER_PENDING_LOGIN_SECONDS = 600
 # Product limits --------------------------------------------------------------
 
 HASHWHISPER_MAX_UPLOAD = env_int("HASHWHISPER_MAX_UPLOAD", 25 * 1024 * 1024)
+if not 1024 <= HASHWHISPER_MAX_UPLOAD <= 2 * 1024**3:
+    sys.exit("HashWhisper: HASHWHISPER_MAX_UPLOAD must be from 1024 bytes to 2 GiB.")
+# Declared types an upload may carry (comma-separated). The server cannot
+# look inside ciphertext, so browsers also check the decrypted bytes, and they
+# render inline only image, video and audio types, never SVG or HTML.
+HASHWHISPER_MEDIA_TYPES = [
+    t.strip().lower()
+    for t in os.environ.get(
+        "HASHWHISPER_MEDIA_TYPES",
+        "image/jpeg,image/png,image/webp,image/gif,video/mp4,video/webm,"
+        "audio/webm,audio/ogg,audio/mpeg,audio/mp4,audio/wav",
+    ).split(",")
+    if t.strip()
+]
 HASHWHISPER_RETENTION_DAYS = env_int("HASHWHISPER_RETENTION_DAYS", 7)
 HASHWHISPER_MEDIA_ROOT = Path(
     os.environ.get("HASHWHISPER_MEDIA_ROOT", VAR_DIR / "blobs")

@@ -8,6 +8,7 @@ from chat import feature_views
 from chat import views as chat_views
 from chat.retention_views import group_retention
 from groups import views as group_views
+from media_vault.urls import urlpatterns as media_urls
 
 # Operators must pass the same TOTP check as everyone else.
 admin.site.__class__ = OTPAdminSite
@@ -19,6 +20,7 @@ api = [
     path("groups/<str:group_id>/leave", group_views.leave, name="group-leave"),
     path("groups/<str:group_id>/members", group_views.members, name="group-members"),
     path("groups/<str:group_id>/messages", chat_views.messages, name="messages"),
+    *media_urls,
     path(
         "groups/<str:group_id>/retention",
         group_retention,
