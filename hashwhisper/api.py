@@ -60,7 +60,8 @@ def read_json(request: HttpRequest) -> dict[str, Any]:
         raise ApiError(413, "Request body too large.") from exc
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: deeply nested arrays exhaust the parser's stack.
         raise ApiError(400, "The body is not valid JSON.") from exc
     if not isinstance(data, dict):
         raise ApiError(400, "The body must be a JSON object.")

@@ -11,3 +11,10 @@ os.environ.setdefault("HASHWHISPER_SECRET", "test-only-secret-" + "k" * 40)
 os.environ.setdefault("HASHWHISPER_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 
 from hashwhisper.settings import *  # noqa: F403
+
+# Pages render {% static %}; the manifest storage needs collectstatic to have
+# run, which the suite does only in its own collectstatic test.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

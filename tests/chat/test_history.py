@@ -157,12 +157,6 @@ def test_bad_cursor_is_refused_400(
     assert response.json()["error"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: chat/views.py cursor() accepts any str.isdigit() text, and "
-    "int() refuses digits such as '\u00b2' (superscript two), so the request "
-    "ends in a 500 instead of a 400.",
-)
 def test_superscript_digit_cursor_is_refused_400(
     alice: tuple[User, Any], group_with_alice: dict
 ) -> None:

@@ -409,12 +409,6 @@ def test_json_that_is_not_an_object_is_refused_400(
     assert_refused(response, 400, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: hashwhisper/api.py read_json catches only ValueError and "
-    "UnicodeDecodeError; json.loads raises RecursionError on deep nesting, "
-    "so the request ends in a 500.",
-)
 def test_deeply_nested_json_is_refused_400(
     group_with_alice: dict, alice: tuple[User, Any]
 ) -> None:
