@@ -14,17 +14,23 @@ removed, never from what was selected.
 """
 
 import logging
+import os
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import User
 from chat.models import Message
 from groups.models import Group
+from media_vault import storage as blob_files
+from media_vault.models import ORPHAN_SECONDS, Blob
+from media_vault.services import expired_blobs, purge_blobs
 
 log = logging.getLogger("hashwhisper.retention")
 
@@ -80,6 +86,11 @@ def set_group_retention(group: Group, days: int | None, *, actor: User) -> Group
         shortened = Message.objects.filter(
             group=locked, expires_at__gt=F("created_at") + lifetime
         ).update(expires_at=F("created_at") + lifetime)
+        # A blob expires with its message; orphans keep their short hour.
+        message_expiry = Message.objects.filter(pk=OuterRef("message_id"))
+        Blob.objects.filter(message__group=locked).update(
+            expires_at=Subquery(message_expiry.values("expires_at")[:1])
+        )
     log.info(
         "group retention set group=%s user_id=%s days=%s shortened=%s",
         group.pk,
@@ -90,7 +101,7 @@ def set_group_retention(group: Group, days: int | None, *, actor: User) -> Group
     return locked
 
 
-# Purge -----------------------------------------------------------------------
+# Purge ---------------------------------------------------------------------
 
 
 @dataclass
@@ -98,6 +109,8 @@ class PurgeCounts:
     """What one purge removed (or, in a dry run, would remove)."""
 
     messages: int = 0
+    blobs: int = 0
+    files: int = 0
 
     def add(self, other: "PurgeCounts") -> None:
         for field in fields(self):
@@ -124,21 +137,128 @@ def delete_message_batch(now: datetime, batch_size: int) -> int:
         )
         if not ids:
             return 0
-        _, per_model = Message.objects.filter(id__in=ids).delete()
+        # Deletion signals load each row; ``only`` keeps the ciphertext out
+        # of memory, so a batch costs ids, not message bodies.
+        doomed = Message.objects.filter(id__in=ids).only("id", "group_id")
+        _, per_model = doomed.delete()
     return per_model.get(Message._meta.label, 0)
 
 
-def purge_messages(now: datetime, batch_size: int) -> int:
+def delete_blob_batch(now: datetime, batch_size: int) -> int:
+    """Delete up to ``batch_size`` expired blobs; their files are shredded
+    by media_vault as each batch commits."""
+    with transaction.atomic():
+        ids = list(
+            expired_blobs(now)
+            .order_by("expires_at", "id")
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return 0
+        return purge_blobs(Blob.objects.filter(id__in=ids))
+
+
+def drain(step: Callable[[datetime, int], int], now: datetime, size: int) -> int:
+    """Run one batch step until it finds nothing more; sum what it removed."""
     total = 0
     while True:
-        deleted = delete_message_batch(now, batch_size)
-        total += deleted
-        if deleted == 0:
+        removed = step(now, size)
+        total += removed
+        if removed == 0:
             return total
 
 
-def count_expired(now: datetime) -> PurgeCounts:
-    return PurgeCounts(messages=expired_messages(now).count())
+# Files without a row -------------------------------------------------------
+
+
+def stored_files(min_age_seconds: float) -> Iterator[str]:
+    """Storage names of blob files older than ``min_age_seconds``.
+
+    The folder is read lazily, shard by shard, so memory does not grow with
+    the number of files. Young files are left alone: an upload renames its
+    file into place a moment before its row names it.
+    """
+    root = blob_files.root()
+    cutoff = time.time() - min_age_seconds
+    for first in _subfolders(root):
+        for second in _subfolders(root / first):
+            folder = root / first / second
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    name = f"{first}/{second}/{entry.name}"
+                    if _is_storage_name(name) and _older_than(entry, cutoff):
+                        yield name
+
+
+def _subfolders(folder: "os.PathLike[str]") -> list[str]:
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(
+                e.name
+                for e in entries
+                if len(e.name) == 2 and e.is_dir(follow_symlinks=False)
+            )
+    except FileNotFoundError:
+        return []
+
+
+def _is_storage_name(name: str) -> bool:
+    try:
+        blob_files.path_of(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _older_than(entry: "os.DirEntry[str]", cutoff: float) -> bool:
+    try:
+        return entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff
+    except FileNotFoundError:
+        return False
+
+
+def rowless_files(batch_size: int) -> Iterator[str]:
+    """Stored files that no blob row names, checked a batch at a time."""
+    batch: list[str] = []
+    for name in stored_files(ORPHAN_SECONDS):
+        batch.append(name)
+        if len(batch) >= batch_size:
+            yield from _without_row(batch)
+            batch = []
+    yield from _without_row(batch)
+
+
+def _without_row(names: list[str]) -> list[str]:
+    if not names:
+        return []
+    known = set(
+        Blob.objects.filter(storage_name__in=names).values_list(
+            "storage_name", flat=True
+        )
+    )
+    return [name for name in names if name not in known]
+
+
+def shred_rowless_files(batch_size: int) -> int:
+    """Shred files left without a row, and stale halves of uploads."""
+    count = sum(
+        1
+        for name in rowless_files(batch_size)
+        if blob_files.shred_file(blob_files.path_of(name))
+    )
+    return count + blob_files.shred_stale_incoming(ORPHAN_SECONDS)
+
+
+# The purge -----------------------------------------------------------------
+
+
+def count_expired(now: datetime, batch_size: int) -> PurgeCounts:
+    return PurgeCounts(
+        messages=expired_messages(now).count(),
+        blobs=expired_blobs(now).count(),
+        files=sum(1 for _ in rowless_files(batch_size)),
+    )
 
 
 def purge_expired(
@@ -147,14 +267,22 @@ def purge_expired(
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> PurgeCounts:
-    """Remove everything that expired before ``now``, batch by batch."""
+    """Remove everything that expired before ``now``, batch by batch.
+
+    Blobs go before messages: a blob row outliving its message would only
+    wait for the next run, but this order lets one run finish the job.
+    """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     moment = now or timezone.now()
     if dry_run:
-        counts = count_expired(moment)
+        counts = count_expired(moment, batch_size)
     else:
-        counts = PurgeCounts(messages=purge_messages(moment, batch_size))
+        counts = PurgeCounts(
+            blobs=drain(delete_blob_batch, moment, batch_size),
+            messages=drain(delete_message_batch, moment, batch_size),
+            files=shred_rowless_files(batch_size),
+        )
     log.info(
         "purge %s %s",
         "dry-run" if dry_run else "finished",

@@ -1,8 +1,11 @@
 """Fixtures for the retention and purge tests."""
 
+import os
 import secrets
+import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +14,8 @@ from django.utils import timezone
 from accounts.models import User
 from chat.models import Message
 from groups.models import Group
+from media_vault import storage as blob_files
+from media_vault.models import Blob
 from tests.conftest import SecureClient, sealed
 
 
@@ -59,3 +64,43 @@ def make_messages(group: Group, sender: User, count: int, *, expired: bool) -> N
         )
         for _ in range(count)
     )
+
+
+@pytest.fixture
+def blob_root(settings: Any, tmp_path: Path) -> Path:
+    """A blob folder of the test's own, so what is on disk is ours alone."""
+    settings.HASHWHISPER_MEDIA_ROOT = tmp_path / "blobs"
+    return Path(settings.HASHWHISPER_MEDIA_ROOT)
+
+
+def make_blob(
+    group: Group,
+    uploader: User,
+    *,
+    message: Message | None = None,
+    expires_at: datetime | None = None,
+    size: int = 256,
+) -> tuple[Blob, Path]:
+    """A stored blob with a real file of random bytes under the blob root."""
+    name = blob_files.new_storage_name()
+    path = blob_files.path_of(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(secrets.token_bytes(size))
+    expiry = expires_at or (message.expires_at if message else timezone.now())
+    blob = Blob.objects.create(
+        group=group,
+        uploader=uploader,
+        message=message,
+        mime="image/png",
+        size=size,
+        state=Blob.State.STORED,
+        storage_name=name,
+        expires_at=expiry,
+    )
+    return blob, path
+
+
+def age_file(path: Path, seconds: float) -> None:
+    """Pretend a file was last written ``seconds`` ago."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
