@@ -13,6 +13,10 @@ import {
 } from './crypto.js';
 import { deleteGroupKey, loadGroupKey, saveGroupKey } from './keystore.js';
 import { drawQr } from './qr.js';
+import {
+  FEATURE_EVENTS, afterGroupsLoaded, composeDocument, composeSent, decorateGroupItem,
+  installFeatures, isValidDocument, onFeatureEvent, onIncoming, onSelect, timelineNodes,
+} from './features/index.js';
 
 const root = document.getElementById('hw-app');
 const userId = root.dataset.userId;
@@ -83,6 +87,7 @@ function renderGroupList() {
       badge.textContent = String(group.unread);
       item.append(badge);
     }
+    decorateGroupItem(item, id, group);
     list.append(item);
   }
 }
@@ -112,8 +117,9 @@ async function decryptMessage(groupId, raw) {
   }
   try {
     const doc = await decryptJson(group.key.encKey, raw, messageAad(groupId, raw.sender));
-    if (!doc || doc.v !== 1 || typeof doc.body !== 'string') throw new Error('bad document');
-    entry.body = doc.body;
+    if (!isValidDocument(doc)) throw new Error('bad document');
+    entry.doc = doc;
+    entry.body = typeof doc.body === 'string' ? doc.body : '';
   } catch {
     entry.failed = true;
     entry.reason = 'This message could not be decrypted: it was altered, or sent with '
@@ -177,8 +183,7 @@ function renderMessages(keepScroll = false) {
   const oldHeight = box.scrollHeight;
   const oldTop = box.scrollTop;
   const loader = $('loading-older');
-  const ordered = [...store.values()].sort((a, b) => a.raw.id - b.raw.id);
-  box.replaceChildren(loader, ...ordered.map(messageElement));
+  box.replaceChildren(loader, ...timelineNodes(state.active, store, messageElement));
   if (keepScroll) {
     box.scrollTop = oldTop + (box.scrollHeight - oldHeight);
   } else if (nearBottom || !keepScroll) {
@@ -217,6 +222,7 @@ async function selectGroup(groupId, { push = true } = {}) {
   if (!group) return;
   state.active = groupId;
   group.unread = 0;
+  onSelect(groupId);
   if (push) history.pushState({ groupId }, '', `/chat/${groupId}/`);
   $('empty').classList.add('d-none');
   $('chat').classList.remove('d-none');
@@ -235,14 +241,19 @@ async function selectGroup(groupId, { push = true } = {}) {
 
 /* ---------- sending ---------- */
 
-async function sendMessage(text) {
-  const groupId = state.active;
+/** Seal a message document and store it; reactions and edits go this way too. */
+async function sendDocument(groupId, doc) {
   const group = state.groups.get(groupId);
-  const doc = { v: 1, type: 'text', body: text, ts: Date.now() };
   const sealed = await encryptJson(group.key.encKey, doc, messageAad(groupId, userId));
   const raw = await apiPost(`/api/groups/${groupId}/messages`, sealed);
   await ingest(groupId, [raw]);
-  if (state.active === groupId) renderMessages();
+  // A reaction or an edit changes a message in place: the view stays where it is.
+  if (state.active === groupId) renderMessages(doc.type === 'reaction' || doc.type === 'edit');
+}
+
+async function sendMessage(text) {
+  await sendDocument(state.active, composeDocument(text));
+  composeSent();
 }
 
 function bindComposer() {
@@ -386,10 +397,11 @@ async function onMessageEvent(raw) {
   if (!state.groups.has(raw.group)) await loadGroups();
   const added = await ingest(raw.group, [raw]);
   if (added.length === 0) return;
+  const fresh = onIncoming(raw.group, added);
   if (raw.group === state.active) {
     renderMessages();
-  } else if (state.groups.has(raw.group)) {
-    state.groups.get(raw.group).unread += 1;
+  } else if (state.groups.has(raw.group) && fresh) {
+    state.groups.get(raw.group).unread += fresh;
     renderGroupList();
   }
 }
@@ -420,6 +432,11 @@ function connect() {
       if (group) $('member-count').textContent = `${group.info.member_count} members`;
     }).catch(() => {});
   });
+  for (const kind of FEATURE_EVENTS) {
+    stream.addEventListener(kind, (event) => {
+      onFeatureEvent(kind, JSON.parse(event.data)).catch(() => {});
+    });
+  }
   stream.addEventListener('stream-error', () => {
     // The server refused this stream for good (for example, logged out).
     stream.close();
@@ -466,8 +483,15 @@ async function start() {
   bindInvite();
   bindLeave();
   bindGroupList();
+  installFeatures({
+    userId, state, messageStore, renderMessages, renderGroupList, loadGroups, loadOlder,
+    decryptMessage, sendDocument, createGroup, showInvite, groupLabel,
+    openGroup: (groupId) => selectGroup(groupId),
+  });
   connect();
   await loadGroups();
+  // Unread counts are a convenience: the page works without them.
+  await afterGroupsLoaded().catch(() => {});
   const wanted = root.dataset.activeGroup;
   if (wanted && state.groups.has(wanted)) await selectGroup(wanted, { push: false });
   root.dataset.ready = '1';

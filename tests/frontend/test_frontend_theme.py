@@ -1,9 +1,9 @@
 """The theme module, Bootstrap and Font Awesome, run under the page CSP.
 
 static/js/theme.js picks the theme from the stored choice or the system
-preference, and its toggle buttons flip and store it. The same page shows
-that the vendored Bootstrap CSS and the Font Awesome webfonts load and apply
-without breaking the policy.
+preference, and its toggle buttons step through dark, light and system. The
+same page shows that the vendored Bootstrap CSS and the Font Awesome webfonts
+load and apply without breaking the policy.
 """
 
 from __future__ import annotations
@@ -35,17 +35,18 @@ def stored(watched: WatchedPage) -> str | None:
 
 
 def toggle_state(watched: WatchedPage, selector: str) -> dict[str, object]:
-    """The toggle's ARIA attributes and the classes of its icon."""
+    """The toggle's mode, label and the classes of its icon."""
     state: dict[str, object] = watched.page.evaluate(
         """(selector) => {
           const button = document.querySelector(selector);
           const icons = button.querySelectorAll('i');
           return {
-            pressed: button.getAttribute('aria-pressed'),
+            mode: button.dataset.themeMode,
             label: button.getAttribute('aria-label'),
             icons: icons.length,
             moon: icons[0].classList.contains('fa-moon'),
             sun: icons[0].classList.contains('fa-sun'),
+            system: icons[0].classList.contains('fa-circle-half-stroke'),
             hidden: icons[0].getAttribute('aria-hidden'),
           };
         }""",
@@ -72,12 +73,14 @@ def test_without_a_stored_choice_the_system_preference_applies(
     assert stored(watched) is None
     assert body_background(watched) == (DARK_BODY if dark else LIGHT_BODY)
     state = toggle_state(watched, "#toggle")
-    assert state["pressed"] == ("true" if dark else "false")
-    assert (state["moon"], state["sun"]) == (not dark, dark)
+    assert state["mode"] == "system"
+    assert (state["moon"], state["sun"], state["system"]) == (False, False, True)
+    other = "light" if dark else "dark"
+    assert state["label"] == f"Theme: system ({scheme}). Switch to {other}"
     watched.assert_clean()
 
 
-def test_toggle_flips_the_theme_and_the_choice_survives_a_reload(
+def test_toggle_steps_through_three_modes_and_the_choice_survives_a_reload(
     open_page: PageOpener,
 ) -> None:
     watched = open_page("theme.html", color_scheme="light")
@@ -88,34 +91,47 @@ def test_toggle_flips_the_theme_and_the_choice_survives_a_reload(
     assert stored(watched) == "dark"
     assert body_background(watched) == DARK_BODY
     assert toggle_state(watched, "#toggle") == {
-        "pressed": "true",
-        "label": "Switch to light theme",
+        "mode": "dark",
+        "label": "Theme: dark. Switch to light",
         "icons": 1,
-        "moon": False,
-        "sun": True,
+        "moon": True,
+        "sun": False,
+        "system": False,
         "hidden": "true",
     }
 
     page.reload()
     assert theme_of(watched) == "dark", "the stored choice beats the system"
-    assert toggle_state(watched, "#toggle")["pressed"] == "true"
+    assert toggle_state(watched, "#toggle")["mode"] == "dark"
 
     page.click("#bare-toggle")
     assert theme_of(watched) == "light"
     assert stored(watched) == "light"
+    assert toggle_state(watched, "#toggle")["label"] == (
+        "Theme: light. Switch to the system theme"
+    )
     page.reload()
     assert theme_of(watched) == "light"
+
+    page.click("#toggle")
+    assert stored(watched) is None, "system mode forgets the stored choice"
+    assert toggle_state(watched, "#toggle")["mode"] == "system"
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_function(
+        "() => document.documentElement.getAttribute('data-bs-theme') === 'dark'"
+    )
     watched.assert_clean()
 
 
 def test_a_toggle_without_an_icon_gets_one(open_page: PageOpener) -> None:
     watched = open_page("theme.html", color_scheme="dark")
     assert toggle_state(watched, "#bare-toggle") == {
-        "pressed": "true",
-        "label": "Switch to light theme",
+        "mode": "system",
+        "label": "Theme: system (dark). Switch to light",
         "icons": 1,
         "moon": False,
-        "sun": True,
+        "sun": False,
+        "system": True,
         "hidden": "true",
     }
     watched.assert_clean()
@@ -153,7 +169,18 @@ def test_exports_apply_store_and_report_the_theme(open_page: PageOpener) -> None
         "still": "dark",
     }
     assert stored(watched) == "dark"
-    assert toggle_state(watched, "#toggle")["sun"] is True
+    assert toggle_state(watched, "#toggle")["moon"] is True
+    back = watched.page.evaluate(
+        """async () => {
+          const { applyTheme, currentMode, currentTheme } = await import(
+            '/static/js/theme.js'
+          );
+          applyTheme('system');
+          return [currentMode(), currentTheme()];
+        }"""
+    )
+    assert back == ["system", "light"]
+    assert stored(watched) is None
     watched.assert_clean()
 
 
@@ -166,7 +193,7 @@ def test_other_tabs_follow_a_choice(open_page: PageOpener) -> None:
     second.page.wait_for_function(
         "() => document.documentElement.getAttribute('data-bs-theme') === 'dark'"
     )
-    assert toggle_state(second, "#toggle")["pressed"] == "true"
+    assert toggle_state(second, "#toggle")["mode"] == "dark"
     first.assert_clean()
     second.assert_clean()
 

@@ -1,0 +1,91 @@
+/**
+ * How message text is shown: links as plain text with a copy button (never
+ * fetched, never followed: a preview would tell a third party who reads the
+ * link), and a message of emoji alone drawn large.
+ * @module features/text
+ */
+
+// A link is http(s):// or www. up to the next space; trailing punctuation
+// that usually ends the sentence is left outside.
+const LINK = /\b(?:https?:\/\/|www\.)[^\s<>"']+/giu;
+const TRAILING = /[.,;:!?)\]}'"]+$/u;
+const EMOJI_PART = /^(?:\p{Extended_Pictographic}|\p{Emoji_Modifier}|\p{Regional_Indicator}|[\u200d\ufe0f\u20e3#*0-9])+$/u;
+const PICTURE = /\p{Extended_Pictographic}|\p{Regional_Indicator}/u;
+const MAX_LARGE_EMOJI = 8;
+
+function copyButton(link) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'btn btn-link btn-sm p-0 ms-1 hw-copy-link';
+  button.dataset.copy = link;
+  button.setAttribute('aria-label', 'Copy link');
+  button.title = 'Copy link';
+  const icon = document.createElement('i');
+  icon.className = 'fa-solid fa-copy';
+  icon.setAttribute('aria-hidden', 'true');
+  button.append(icon);
+  return button;
+}
+
+function linkNode(link) {
+  const span = document.createElement('span');
+  span.className = 'hw-link';
+  span.textContent = link;
+  return span;
+}
+
+/**
+ * The nodes that show a message text: text nodes, and each link as a span
+ * followed by a copy button. Nothing is parsed as HTML.
+ * @param {string} text
+ * @returns {DocumentFragment}
+ */
+export function formatText(text) {
+  const fragment = document.createDocumentFragment();
+  let last = 0;
+  for (const match of text.matchAll(LINK)) {
+    const trail = match[0].match(TRAILING);
+    const link = trail ? match[0].slice(0, -trail[0].length) : match[0];
+    if (link.length < 5) continue;
+    fragment.append(document.createTextNode(text.slice(last, match.index)));
+    fragment.append(linkNode(link), copyButton(link));
+    last = match.index + link.length;
+  }
+  fragment.append(document.createTextNode(text.slice(last)));
+  return fragment;
+}
+
+/**
+ * Whether a text is a few emoji and nothing else (spaces aside).
+ * @param {string} text
+ * @returns {boolean}
+ */
+export function isEmojiOnly(text) {
+  const trimmed = text.trim();
+  if (!trimmed || !PICTURE.test(trimmed)) return false;
+  const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+  let count = 0;
+  for (const { segment } of segmenter.segment(trimmed)) {
+    if (/^\s+$/u.test(segment)) continue;
+    if (!EMOJI_PART.test(segment)) return false;
+    count += 1;
+    if (count > MAX_LARGE_EMOJI) return false;
+  }
+  return count > 0;
+}
+
+/**
+ * Copies a link from a copy button's data to the clipboard; when the
+ * clipboard is refused, the link text is selected for a manual copy.
+ * @param {HTMLElement} button
+ */
+export async function copyFromButton(button) {
+  const text = button.dataset.copy || '';
+  try {
+    await navigator.clipboard.writeText(text);
+    button.title = 'Copied';
+  } catch {
+    const span = button.previousElementSibling;
+    if (span) window.getSelection().selectAllChildren(span);
+  }
+}
