@@ -23,6 +23,15 @@ class NonceReused(Exception):
     """The group already holds a message with this nonce."""
 
 
+class OldEpoch(Exception):
+    """The message was sealed for another key epoch than the group's."""
+
+    def __init__(self, stated: int, current: int) -> None:
+        super().__init__(f"epoch {stated} is not the current epoch {current}")
+        self.stated = stated
+        self.current = current
+
+
 def message_json(message: Message, sender_name: str) -> dict[str, Any]:
     return {
         "id": message.id,
@@ -44,14 +53,29 @@ def post_message(
     ciphertext: bytes,
     nonce: bytes,
     tag: bytes,
+    *,
+    epoch: int,
     blob_ids: Sequence[str] = (),
 ) -> Message:
+    """Store a message the sender sealed with the key of ``epoch``.
+
+    Only the group's current epoch is accepted. The epoch is read under a
+    lock on the group row, which a rotation also takes, so no message for
+    the old key can slip in while a rotation commits.
+    """
     try:
         with transaction.atomic():
+            current = (
+                Group.objects.select_for_update(no_key=True)
+                .values_list("epoch", flat=True)
+                .get(pk=group.pk)
+            )
+            if epoch != current:
+                raise OldEpoch(epoch, current)
             message = Message.objects.create(
                 group=group,
                 sender=sender,
-                epoch=group.epoch,
+                epoch=epoch,
                 ciphertext=ciphertext,
                 nonce=nonce,
                 tag=tag,

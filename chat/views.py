@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 from chat import services
 from groups.access import group_for_member
 from groups.views import current_user
-from hashwhisper.api import ApiError, json_api, read_json, sealed_fields
+from hashwhisper.api import ApiError, int_field, json_api, read_json, sealed_fields
 from media_vault.services import read_blob_ids
 
 
@@ -43,12 +43,21 @@ def messages(request: HttpRequest, group_id: str) -> JsonResponse:
         ciphertext, nonce, tag = sealed_fields(
             data, settings.HASHWHISPER_MAX_MESSAGE_BYTES
         )
+        epoch = int_field(data, "epoch", low=1, high=2**31 - 1)
+        blob_ids = read_blob_ids(data)
         try:
             message = services.post_message(
-                group, user, ciphertext, nonce, tag, blob_ids=read_blob_ids(data)
+                group, user, ciphertext, nonce, tag, epoch=epoch, blob_ids=blob_ids
             )
         except services.NonceReused as exc:
             raise ApiError(409, "This nonce was already used in the group.") from exc
+        except services.OldEpoch as exc:
+            raise ApiError(
+                409,
+                f"Old epoch: this message was sealed for key epoch {exc.stated}, "
+                f"but the group's key is at epoch {exc.current}. Open the group's "
+                "new invitation to write again.",
+            ) from exc
         body = services.message_json(message, user.get_username())
         return JsonResponse(body, status=201)
 

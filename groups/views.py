@@ -7,7 +7,7 @@ from django.http import HttpRequest, JsonResponse
 
 from accounts.models import User
 from chat.events import publish_to_members
-from groups import services
+from groups import presence, services
 from groups.access import NOT_FOUND, group_by_id, group_for_member
 from groups.models import GROUP_ID_PATTERN, Group, Membership
 from hashwhisper.api import (
@@ -106,7 +106,13 @@ def join_params(request: HttpRequest, group_id: str) -> JsonResponse:
     """What a browser holding an invitation needs to derive the token."""
     group = group_by_id(group_id)
     return JsonResponse(
-        {"id": group.id, "salt": b64encode(group.salt), "iterations": group.iterations}
+        {
+            "id": group.id,
+            "salt": b64encode(group.salt),
+            "iterations": group.iterations,
+            # The key an invitation opens belongs to this epoch.
+            "epoch": group.epoch,
+        }
     )
 
 
@@ -129,9 +135,10 @@ def join(request: HttpRequest, group_id: str) -> JsonResponse:
 def leave(request: HttpRequest, group_id: str) -> JsonResponse:
     user = current_user(request)
     group, _ = group_for_member(user, group_id)
-    remaining = services.member_ids(group)
-    services.leave_group(user, group)
-    publish_to_members(group.id, "members", {"group": group.id}, remaining)
+    try:
+        services.leave_group(user, group)
+    except services.LifecycleRefused as error:
+        raise ApiError(error.status, error.message) from error
     return JsonResponse({"left": group.id})
 
 
@@ -144,8 +151,17 @@ def members(request: HttpRequest, group_id: str) -> JsonResponse:
         .select_related("user")
         .order_by("joined_at")
     )
+    # Asking for the list is what marks a browser's user as present.
+    presence.touch(user.pk)
+    here = presence.online(m.user_id for m in rows)
     items = [
-        {"id": m.user_id, "username": m.user.get_username(), "role": m.role}
+        {
+            "id": m.user_id,
+            "username": m.user.get_username(),
+            "role": m.role,
+            "joined_at": m.joined_at.isoformat(),
+            "online": m.user_id in here,
+        }
         for m in rows
     ]
-    return JsonResponse({"members": items})
+    return JsonResponse({"members": items, "epoch": group.epoch})

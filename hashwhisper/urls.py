@@ -7,7 +7,9 @@ from django_otp.admin import OTPAdminSite
 from chat import feature_views
 from chat import views as chat_views
 from chat.retention_views import group_retention
+from groups import lifecycle_views
 from groups import views as group_views
+from integrity import views as integrity_views
 from media_vault.urls import urlpatterns as media_urls
 
 # Operators must pass the same TOTP check as everyone else.
@@ -19,6 +21,10 @@ api = [
     path("groups/<str:group_id>/join", group_views.join, name="group-join"),
     path("groups/<str:group_id>/leave", group_views.leave, name="group-leave"),
     path("groups/<str:group_id>/members", group_views.members, name="group-members"),
+    path("groups/<str:group_id>/remove", lifecycle_views.remove, name="group-remove"),
+    path("groups/<str:group_id>/owner", lifecycle_views.transfer, name="group-owner"),
+    path("groups/<str:group_id>/rotate", lifecycle_views.rotate, name="group-rotate"),
+    path("groups/<str:group_id>/chain", integrity_views.chain, name="group-chain"),
     path("groups/<str:group_id>/messages", chat_views.messages, name="messages"),
     *media_urls,
     path(

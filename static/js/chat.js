@@ -11,7 +11,9 @@ import {
   encryptJson, invitationFragment, messageAad, nameAad, newGroupId, newGroupSecret, open,
   passphraseSecret, randomBytes, seal,
 } from './crypto.js';
-import { deleteGroupKey, loadGroupKey, saveGroupKey } from './keystore.js';
+import {
+  currentEpoch, deleteGroupKey, encKeyForEpoch, loadGroupKey, saveGroupKey,
+} from './keystore.js';
 import { drawQr } from './qr.js';
 import {
   FEATURE_EVENTS, afterGroupsLoaded, composeDocument, composeSent, decorateGroupItem,
@@ -38,7 +40,9 @@ const state = {
 async function decryptName(groupId, info, key) {
   if (!key) return null;
   try {
-    const bytes = await open(key.encKey, info.name, nameAad(groupId));
+    // The name is sealed again at each rotation, under the new epoch's key.
+    const nameKey = encKeyForEpoch(key, info.epoch) || key.encKey;
+    const bytes = await open(nameKey, info.name, nameAad(groupId));
     return textDecoder.decode(bytes);
   } catch {
     return null;
@@ -115,8 +119,15 @@ async function decryptMessage(groupId, raw) {
     entry.reason = 'No key for this group in this browser.';
     return entry;
   }
+  const encKey = encKeyForEpoch(group.key, raw.epoch);
+  if (!encKey) {
+    entry.failed = true;
+    entry.reason = `Sealed with the group key of epoch ${raw.epoch}, which this browser `
+      + 'never received.';
+    return entry;
+  }
   try {
-    const doc = await decryptJson(group.key.encKey, raw, messageAad(groupId, raw.sender));
+    const doc = await decryptJson(encKey, raw, messageAad(groupId, raw.sender));
     if (!isValidDocument(doc)) throw new Error('bad document');
     entry.doc = doc;
     entry.body = typeof doc.body === 'string' ? doc.body : '';
@@ -245,7 +256,9 @@ async function selectGroup(groupId, { push = true } = {}) {
 async function sendDocument(groupId, doc) {
   const group = state.groups.get(groupId);
   const sealed = await encryptJson(group.key.encKey, doc, messageAad(groupId, userId));
-  const raw = await apiPost(`/api/groups/${groupId}/messages`, sealed);
+  // The server refuses an epoch other than the group's current one (409).
+  const body = { ...sealed, epoch: currentEpoch(group.key) };
+  const raw = await apiPost(`/api/groups/${groupId}/messages`, body);
   await ingest(groupId, [raw]);
   // A reaction or an edit changes a message in place: the view stays where it is.
   if (state.active === groupId) renderMessages(doc.type === 'reaction' || doc.type === 'edit');

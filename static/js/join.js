@@ -42,8 +42,10 @@ async function join(text) {
   // deriveGroupKeys refuses weak parameters, whatever the server says.
   const { encKey, memberToken } = await deriveGroupKeys(secret, salt, params.iterations);
   await apiPost(`/api/groups/${groupId}/join`, { token: b64encode(memberToken) });
+  // A member who opens the invitation of a rotated secret keeps the older
+  // epochs' keys: the keystore adds this epoch beside them.
   await saveGroupKey(root.dataset.userId, {
-    groupId, secret, salt, iterations: params.iterations, encKey,
+    groupId, secret, salt, iterations: params.iterations, encKey, epoch: params.epoch,
   });
   return groupId;
 }
