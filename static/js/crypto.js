@@ -619,3 +619,293 @@ export function invitationFragment(groupId, secret) {
   }
   return `${PROTOCOL}.${groupId}.${b64urlEncode(bytes)}`;
 }
+
+/* Encrypted files (protocol v1, item 6 of DESIGN.md; docs/media.md) ---------------------- */
+
+/** Plaintext bytes per chunk of an encrypted file unless a caller picks another size. */
+export const BLOB_CHUNK_BYTES = 1 << 20;
+
+/** Length of an encrypted file's header: magic, version, chunk size, nonce prefix. */
+export const BLOB_HEADER_BYTES = 16;
+
+const BLOB_MAGIC = Uint8Array.of(0x48, 0x57, 0x42, 0x4c); // "HWBL"
+const BLOB_VERSION = 1;
+const BLOB_PREFIX_BYTES = 7;
+const MIN_BLOB_CHUNK = 1024;
+const MAX_BLOB_CHUNK = 16 * 1024 * 1024;
+const MAX_BLOB_CHUNKS = 0xffffffff;
+const BLOB_ID_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
+
+/**
+ * The associated data of every chunk of an encrypted file:
+ * "HashWhisper:v1:blob|<groupId>|<senderId>|<blobId>" in UTF-8.
+ *
+ * The blob id comes from the server before encryption starts, so a file cannot be passed
+ * off as another one, nor moved to another group or author, without failing to decrypt.
+ *
+ * @param {string} groupId - the 22-character group id
+ * @param {number|string} senderId - the uploader's user id
+ * @param {string} blobId - the server's blob id (base64url, 22 to 64 characters)
+ * @returns {Uint8Array}
+ */
+export function blobAad(groupId, senderId, blobId) {
+  checkGroupId(groupId);
+  if (typeof blobId !== "string" || !BLOB_ID_PATTERN.test(blobId)) {
+    throw new Error("A blob id must be 22 to 64 characters of base64url");
+  }
+  const sender = senderText(senderId);
+  return encoder.encode(`HashWhisper:${PROTOCOL}:blob|${groupId}|${sender}|${blobId}`);
+}
+
+function checkChunkSize(chunkSize) {
+  requireLength(chunkSize, MIN_BLOB_CHUNK, MAX_BLOB_CHUNK, "Blob chunk size");
+}
+
+function chunkCount(plainSize, chunkSize) {
+  return Math.max(1, Math.ceil(plainSize / chunkSize));
+}
+
+/**
+ * The exact size of the encrypted file for a plaintext of plainSize bytes: the header, the
+ * plaintext, and one tag per chunk. The server reserves exactly this many bytes.
+ *
+ * @param {number} plainSize - plaintext bytes, a non-negative integer
+ * @param {number} [chunkSize] - plaintext bytes per chunk (1 KiB to 16 MiB)
+ * @returns {number}
+ */
+export function blobCiphertextSize(plainSize, chunkSize = BLOB_CHUNK_BYTES) {
+  requireLength(plainSize, 0, Number.MAX_SAFE_INTEGER, "Blob size");
+  checkChunkSize(chunkSize);
+  return BLOB_HEADER_BYTES + plainSize + TAG_BYTES * chunkCount(plainSize, chunkSize);
+}
+
+/**
+ * The nonce of chunk i: prefix ‖ uint32_be(i) ‖ last-flag. The flag marks the final chunk,
+ * so cutting a file short at a chunk boundary is detected.
+ */
+function chunkNonce(prefix, index, last) {
+  const nonce = new Uint8Array(NONCE_BYTES);
+  nonce.set(prefix, 0);
+  new DataView(nonce.buffer).setUint32(BLOB_PREFIX_BYTES, index, false);
+  nonce[NONCE_BYTES - 1] = last ? 1 : 0;
+  return nonce;
+}
+
+function blobHeader(chunkSize, prefix) {
+  const header = new Uint8Array(BLOB_HEADER_BYTES);
+  header.set(BLOB_MAGIC, 0);
+  header[4] = BLOB_VERSION;
+  new DataView(header.buffer).setUint32(5, chunkSize, false);
+  header.set(prefix, 9);
+  return header;
+}
+
+function sourceSize(source) {
+  return source instanceof Blob ? source.size : toBytes(source, "source").length;
+}
+
+/** Reads bytes [start, end) of a Blob or a BufferSource; only that range is loaded. */
+async function readRange(source, start, end) {
+  if (source instanceof Blob) {
+    return new Uint8Array(await source.slice(start, end).arrayBuffer());
+  }
+  return toBytes(source, "source").subarray(start, end);
+}
+
+/**
+ * Encrypts a file chunk by chunk (the STREAM construction): yields the header, then each
+ * chunk's ciphertext and tag. Only one chunk of plaintext is read at a time, so a large
+ * File is never loaded whole.
+ *
+ * @param {CryptoKey} encKey - the group's key
+ * @param {Blob|BufferSource} source - the plaintext (a File is a Blob)
+ * @param {BufferSource} aad - from blobAad
+ * @param {number} [chunkSize] - plaintext bytes per chunk (1 KiB to 16 MiB)
+ * @returns {AsyncGenerator<Uint8Array>}
+ */
+export async function* encryptBlobParts(encKey, source, aad, chunkSize = BLOB_CHUNK_BYTES) {
+  checkChunkSize(chunkSize);
+  const total = sourceSize(source);
+  const count = chunkCount(total, chunkSize);
+  if (count > MAX_BLOB_CHUNKS) {
+    throw new RangeError("The file has too many chunks for one encrypted file");
+  }
+  const prefix = randomBytes(BLOB_PREFIX_BYTES);
+  yield blobHeader(chunkSize, prefix);
+  for (let index = 0; index < count; index += 1) {
+    const start = index * chunkSize;
+    const plain = await readRange(source, start, Math.min(total, start + chunkSize));
+    const nonce = chunkNonce(prefix, index, index === count - 1);
+    yield await aesGcmEncrypt(encKey, nonce, plain, aad);
+  }
+}
+
+function readBlobHeader(header) {
+  if (header.length < BLOB_HEADER_BYTES) {
+    throw new Error("Not an encrypted file: too short");
+  }
+  if (!BLOB_MAGIC.every((byte, i) => header[i] === byte)) {
+    throw new Error("Not an encrypted file: wrong magic");
+  }
+  if (header[4] !== BLOB_VERSION) {
+    throw new Error("This encrypted file uses another format version");
+  }
+  const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+  const chunkSize = view.getUint32(5, false);
+  checkChunkSize(chunkSize);
+  return { chunkSize, prefix: header.slice(9, BLOB_HEADER_BYTES) };
+}
+
+/**
+ * Decrypts an encrypted file chunk by chunk, yielding plaintext chunks in order. Any
+ * reordered, dropped, repeated, altered or cut-off chunk, another blob id, group or
+ * sender in the associated data, or another key makes it throw; a chunk is only
+ * yielded once its tag has verified, but earlier chunks may already have been yielded,
+ * so callers must discard everything when it throws.
+ *
+ * @param {CryptoKey} encKey - the group's key
+ * @param {Blob|BufferSource} source - the encrypted file as downloaded
+ * @param {BufferSource} aad - from blobAad, with the ids the message names
+ * @returns {AsyncGenerator<Uint8Array>}
+ */
+export async function* decryptBlobParts(encKey, source, aad) {
+  const total = sourceSize(source);
+  const { chunkSize, prefix } = readBlobHeader(await readRange(source, 0, BLOB_HEADER_BYTES));
+  if (total < BLOB_HEADER_BYTES + TAG_BYTES) {
+    throw new Error("Decryption failed: the file is cut off");
+  }
+  const step = chunkSize + TAG_BYTES;
+  let offset = BLOB_HEADER_BYTES;
+  for (let index = 0; offset < total; index += 1) {
+    const end = Math.min(total, offset + step);
+    if (end - offset < TAG_BYTES || index > MAX_BLOB_CHUNKS) {
+      throw new Error("Decryption failed: the file is cut off");
+    }
+    const sealed = await readRange(source, offset, end);
+    yield await aesGcmDecrypt(encKey, chunkNonce(prefix, index, end === total), sealed, aad);
+    offset = end;
+  }
+}
+
+/**
+ * Collects parts into one Blob as they come. A Blob built from a Blob and a part
+ * references the earlier data rather than copying it, so only one chunk at a time
+ * lives in JavaScript memory; the browser keeps the rest (on disk if it must).
+ */
+async function collect(parts, type, total, onProgress) {
+  let out = new Blob([], { type });
+  let done = 0;
+  for await (const part of parts) {
+    out = new Blob([out, part], { type });
+    done += part.length;
+    if (onProgress) onProgress(Math.min(done, total), total);
+  }
+  return out;
+}
+
+/**
+ * Encrypts a whole file into a Blob ready for upload (type application/octet-stream).
+ *
+ * @param {CryptoKey} encKey
+ * @param {Blob|BufferSource} source - the plaintext
+ * @param {BufferSource} aad - from blobAad
+ * @param {{chunkSize?: number, onProgress?: function(number, number): void}} [options] -
+ *   onProgress(doneBytes, totalBytes) is called after each chunk, in ciphertext bytes
+ * @returns {Promise<Blob>}
+ */
+export async function encryptBlob(encKey, source, aad, options = {}) {
+  const chunkSize = options.chunkSize ?? BLOB_CHUNK_BYTES;
+  const total = blobCiphertextSize(sourceSize(source), chunkSize);
+  const parts = encryptBlobParts(encKey, source, aad, chunkSize);
+  return collect(parts, "application/octet-stream", total, options.onProgress);
+}
+
+/**
+ * Decrypts a downloaded file into a Blob of the given type; throws, and returns nothing,
+ * if any part fails to verify.
+ *
+ * @param {CryptoKey} encKey
+ * @param {Blob|BufferSource} source - the encrypted file
+ * @param {BufferSource} aad - from blobAad
+ * @param {{type?: string, onProgress?: function(number, number): void}} [options] - the
+ *   Blob's MIME type (default application/octet-stream); onProgress(doneBytes,
+ *   totalBytes) in plaintext bytes
+ * @returns {Promise<Blob>}
+ */
+export async function decryptBlob(encKey, source, aad, options = {}) {
+  const type = options.type ?? "application/octet-stream";
+  const { chunkSize } = readBlobHeader(await readRange(source, 0, BLOB_HEADER_BYTES));
+  const body = Math.max(0, sourceSize(source) - BLOB_HEADER_BYTES);
+  const tags = TAG_BYTES * Math.ceil(body / (chunkSize + TAG_BYTES));
+  const parts = decryptBlobParts(encKey, source, aad);
+  return collect(parts, type, Math.max(0, body - tags), options.onProgress);
+}
+
+/* ---------- membership chain and group safety number ---------- */
+
+const INFO_SAFETY = `HashWhisper:${PROTOCOL}:safety`;
+const SAFETY_LABEL = `HashWhisper:${PROTOCOL}:safety-number|`;
+const SAFETY_BYTES = 12;
+const SAFETY_GROUP = 10000;
+
+/**
+ * SHA-256 of bytes, as the membership chain hashes its links.
+ *
+ * @param {BufferSource} bytes
+ * @returns {Promise<Uint8Array>} the 32-byte digest
+ */
+export async function sha256(bytes) {
+  return new Uint8Array(await subtle().digest("SHA-256", toBytes(bytes, "bytes")));
+}
+
+/**
+ * Derives a group's safety key from its secret: the same PBKDF2 master as deriveGroupKeys,
+ * then HKDF-SHA256 with an empty salt and info "HashWhisper:v1:safety", kept as a
+ * non-extractable HMAC-SHA256 key.
+ *
+ * The safety number is read aloud and shown as a QR code. Starting from the PBKDF2 master
+ * rather than from the secret itself means that someone who overhears a number still
+ * pays the full PBKDF2 cost for every guess of a passphrase.
+ *
+ * @param {BufferSource} secretBytes - the group secret of the current epoch
+ * @param {BufferSource} saltBytes - that epoch's salt
+ * @param {number} iterations - that epoch's PBKDF2 iteration count
+ * @returns {Promise<CryptoKey>} a non-extractable HMAC-SHA256 key with usage "sign"
+ * @throws {Error} if the parameters are weaker than protocol v1 allows
+ */
+export async function deriveSafetyKey(secretBytes, saltBytes, iterations) {
+  const secret = toBytes(secretBytes, "secret");
+  const salt = toBytes(saltBytes, "salt");
+  checkGroupParams(secret, salt, iterations);
+  const master = await deriveMaster(secret, salt, iterations);
+  const hmac = { name: "HMAC", hash: "SHA-256", length: HASH_BYTES * 8 };
+  return subtle().deriveKey(hkdfInfo(INFO_SAFETY), master, hmac, false, ["sign"]);
+}
+
+/**
+ * The group safety number for a chain head: twelve digits in three groups of four.
+ *
+ * bytes = HKDF-Expand-SHA256(PRK = safety key, info = "HashWhisper:v1:safety-number|" ‖
+ * group id ‖ "|" ‖ head hash (32 raw bytes), 12 bytes), which is the first 12 bytes of
+ * HMAC-SHA256(safety key, info ‖ 0x01). Each 4-byte big-endian word, modulo 10 000,
+ * gives one group of four digits (about 40 bits in all; the bias of the modulo is below
+ * one in 400 000). Members with the same key and the same chain head see the same number.
+ *
+ * @param {CryptoKey} safetyKey - from deriveSafetyKey
+ * @param {string} groupId - the 22-character group id
+ * @param {BufferSource} headHash - the 32-byte hash of the chain's last event
+ * @returns {Promise<string>} for example "0123 4567 8901"
+ */
+export async function safetyNumber(safetyKey, groupId, headHash) {
+  checkGroupId(groupId);
+  const head = toBytes(headHash, "headHash");
+  if (head.length !== HASH_BYTES) {
+    throw new RangeError(`A chain head hash must be ${HASH_BYTES} bytes`);
+  }
+  const label = encoder.encode(`${SAFETY_LABEL}${groupId}|`);
+  const info = concatBytes(concatBytes(label, head), Uint8Array.of(1));
+  const mac = new Uint8Array(await subtle().sign("HMAC", safetyKey, info));
+  const view = new DataView(mac.buffer, 0, SAFETY_BYTES);
+  const groups = [0, 4, 8].map((offset) => view.getUint32(offset) % SAFETY_GROUP);
+  return groups.map((value) => String(value).padStart(4, "0")).join(" ");
+}

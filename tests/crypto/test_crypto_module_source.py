@@ -45,8 +45,19 @@ API = {
     "decryptJson",
     "parseInvitation",
     "invitationFragment",
+    # Encrypted files (docs/media.md).
+    "BLOB_CHUNK_BYTES",
+    "BLOB_HEADER_BYTES",
+    "blobAad",
+    "blobCiphertextSize",
+    "encryptBlobParts",
+    "decryptBlobParts",
+    "encryptBlob",
+    "decryptBlob",
 }
-EXPORT = re.compile(r"^export (?:async function|function|const) (\w+)", re.MULTILINE)
+EXPORT = re.compile(
+    r"^export (?:async function\*?|function\*?|const) (\w+)", re.MULTILINE
+)
 
 
 def code_without_comments(source: str) -> str:
