@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -126,15 +127,23 @@ def expired_messages(now: datetime) -> QuerySet[Message]:
     return Message.objects.filter(expires_at__lte=now)
 
 
-def delete_message_batch(now: datetime, batch_size: int) -> int:
-    """Delete up to ``batch_size`` expired messages; return how many went."""
+def take_batch(rows: QuerySet[Any], batch_size: int) -> list[Any]:
+    """Lock and return the ids of up to ``batch_size`` of ``rows``.
+
+    Rows another transaction holds are skipped rather than waited for, so a
+    second purge moves on to other rows instead of deleting the same ones.
+    """
+    return list(
+        rows.order_by("pk")
+        .select_for_update(skip_locked=True)
+        .values_list("pk", flat=True)[:batch_size]
+    )
+
+
+def delete_message_batch(rows: QuerySet[Message], batch_size: int) -> int:
+    """Delete up to ``batch_size`` of ``rows``; return how many went."""
     with transaction.atomic():
-        ids = list(
-            expired_messages(now)
-            .order_by("id")
-            .select_for_update(skip_locked=True)
-            .values_list("id", flat=True)[:batch_size]
-        )
+        ids = take_batch(rows, batch_size)
         if not ids:
             return 0
         # Deletion signals load each row; ``only`` keeps the ciphertext out
@@ -144,29 +153,41 @@ def delete_message_batch(now: datetime, batch_size: int) -> int:
     return per_model.get(Message._meta.label, 0)
 
 
-def delete_blob_batch(now: datetime, batch_size: int) -> int:
-    """Delete up to ``batch_size`` expired blobs; their files are shredded
-    by media_vault as each batch commits."""
+def delete_blob_batch(rows: QuerySet[Blob], batch_size: int) -> int:
+    """Delete up to ``batch_size`` of ``rows``; media_vault shreds their
+    files as the batch commits."""
     with transaction.atomic():
-        ids = list(
-            expired_blobs(now)
-            .order_by("expires_at", "id")
-            .select_for_update(skip_locked=True)
-            .values_list("id", flat=True)[:batch_size]
-        )
+        ids = take_batch(rows, batch_size)
         if not ids:
             return 0
         return purge_blobs(Blob.objects.filter(id__in=ids))
 
 
-def drain(step: Callable[[datetime, int], int], now: datetime, size: int) -> int:
+def drain(step: Callable[[Any, int], int], rows: QuerySet[Any], batch_size: int) -> int:
     """Run one batch step until it finds nothing more; sum what it removed."""
     total = 0
     while True:
-        removed = step(now, size)
+        removed = step(rows, batch_size)
         total += removed
         if removed == 0:
             return total
+
+
+def delete_group(group_id: str, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    """Delete a group with all it holds, shredding its files.
+
+    Its blobs and messages go first, in batches, so that a group of millions
+    of messages never sits in memory at once; the group row and what is left
+    (memberships, chain, markers, anything stored during the deletion) then
+    go in one cascade.
+    """
+    blobs = drain(delete_blob_batch, Blob.objects.filter(group_id=group_id), batch_size)
+    messages = drain(
+        delete_message_batch, Message.objects.filter(group_id=group_id), batch_size
+    )
+    with transaction.atomic():
+        Group.objects.filter(pk=group_id).delete()
+    log.info("group deleted group=%s messages=%s blobs=%s", group_id, messages, blobs)
 
 
 # Files without a row -------------------------------------------------------
@@ -279,8 +300,8 @@ def purge_expired(
         counts = count_expired(moment, batch_size)
     else:
         counts = PurgeCounts(
-            blobs=drain(delete_blob_batch, moment, batch_size),
-            messages=drain(delete_message_batch, moment, batch_size),
+            blobs=drain(delete_blob_batch, expired_blobs(moment), batch_size),
+            messages=drain(delete_message_batch, expired_messages(moment), batch_size),
             files=shred_rowless_files(batch_size),
         )
     log.info(
