@@ -12,6 +12,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from csp.constants import NONE, SELF
 
+from hashwhisper import startup
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -90,6 +92,7 @@ MIDDLEWARE = [
     "hashwhisper.middleware.HashWhisperCsrfMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "accounts.session_tracking.SessionTrackingMiddleware",
     "accounts.middleware.RequireVerifiedMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -169,6 +172,7 @@ def sqlite_database(path: Path) -> dict[str, Any]:
 
 _database_uri = os.environ.get("HASHWHISPER_DATABASE_URI", "").strip()
 if _database_uri:
+    startup.check_database_uri(_database_uri)
     DATABASES = {"default": database_from_uri(_database_uri)}
 else:
     DATABASES = {
@@ -237,6 +241,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 OTP_TOTP_ISSUER = "HashWhisper"
+# django-otp's own admin pages would show device keys and TOTP QR codes;
+# HashWhisper's admin replaces them, and this keeps them shut regardless.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Seconds a half-finished login (password given, code not yet) stays valid.
 HASHWHISPER_PENDING_LOGIN_SECONDS = 600
 
@@ -262,6 +269,36 @@ HASHWHISPER_RETENTION_DAYS = env_int("HASHWHISPER_RETENTION_DAYS", 7)
 HASHWHISPER_MEDIA_ROOT = Path(
     os.environ.get("HASHWHISPER_MEDIA_ROOT", VAR_DIR / "blobs")
 )
+# Blob files live in a local folder by default, or in an S3-compatible object
+# store when HASHWHISPER_S3_BUCKET is set, so that several app machines behind
+# one proxy serve the same blobs. Objects stay private to the bucket: every
+# download passes through the app, which checks membership first.
+HASHWHISPER_S3_BUCKET = os.environ.get("HASHWHISPER_S3_BUCKET", "").strip()
+if HASHWHISPER_S3_BUCKET:
+    BLOB_STORAGE: dict[str, Any] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": HASHWHISPER_S3_BUCKET,
+            "endpoint_url": os.environ.get("HASHWHISPER_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("HASHWHISPER_S3_REGION") or None,
+            "access_key": os.environ.get("HASHWHISPER_S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("HASHWHISPER_S3_SECRET_ACCESS_KEY") or None,
+            "location": os.environ.get("HASHWHISPER_S3_PREFIX", "blobs").strip("/"),
+            "default_acl": None,
+            "file_overwrite": False,
+        },
+    }
+else:
+    BLOB_STORAGE = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": HASHWHISPER_MEDIA_ROOT,
+            "directory_permissions_mode": 0o700,
+            "file_permissions_mode": 0o600,
+        },
+    }
+    if not DEBUG:
+        startup.check_blob_folder(HASHWHISPER_MEDIA_ROOT)
 # Largest ciphertext of one text message (a JSON document of a few KiB).
 HASHWHISPER_MAX_MESSAGE_BYTES = 64 * 1024
 HASHWHISPER_PAGE_SIZE = 50
@@ -280,6 +317,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("HASHWHISPER_STATIC_ROOT", VAR_DIR / "static"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "blobs": BLOB_STORAGE,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
