@@ -1,0 +1,257 @@
+"""Publishing live events to users' channels, and the fan-out's health.
+
+Every user has one channel. With ``HASHWHISPER_REDIS_URL`` set, an event for
+a user is published on that user's Redis channel, and every worker process
+subscribes only to the channels of users with a stream open there
+(``hub``), so a worker never decodes events nobody on it listens to. Without
+Redis the chat runs as one process and events go straight to its streams.
+
+Publishing never raises: the data behind an event is committed before the
+event is sent, and a browser reads what it missed back from storage or the
+history API. A failed publish is logged once, when the fan-out goes down,
+and once more when it is back (``Health``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from chat.realtime import config, local
+
+log = logging.getLogger("hashwhisper.realtime")
+
+# After a failed publish, publishing is skipped for this long, so requests
+# do not each wait on an unreachable Redis.
+RETRY_AFTER_SECONDS = 1.0
+CONNECT_TIMEOUT_SECONDS = 0.5
+COMMAND_TIMEOUT_SECONDS = 1.0
+
+
+def user_topic(user_id: int) -> str:
+    return f"{config.prefix()}u:{user_id}"
+
+
+def control_topic() -> str:
+    return f"{config.prefix()}ctl"
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A Redis client that fails fast instead of retrying.
+
+    redis-py retries a failed command three times with back-off by default;
+    a request publishing an event must not wait for that, and the hub runs
+    its own reconnect loop.
+    """
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        socket_timeout=COMMAND_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One event as it travels between processes.
+
+    ``data`` is the event's JSON text, sent to browsers as it is. ``event_id``
+    is set for stored events (messages) only; ``group`` lets a removal drop
+    queued events of that group.
+    """
+
+    kind: str
+    data: str
+    event_id: int | None = None
+    group: str | None = None
+
+    def encode(self) -> bytes:
+        doc = {"k": self.kind, "d": self.data, "i": self.event_id, "g": self.group}
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> Envelope:
+        doc = json.loads(raw)
+        event_id = doc.get("i")
+        group = doc.get("g")
+        return cls(
+            kind=str(doc["k"]),
+            data=str(doc["d"]),
+            event_id=event_id if isinstance(event_id, int) else None,
+            group=group if isinstance(group, str) else None,
+        )
+
+    def event(self, user_id: int) -> local.GroupEvent:
+        return local.GroupEvent(
+            local.user_channel(user_id),
+            self.kind,
+            self.data,
+            id=self.event_id,
+            group=self.group,
+        )
+
+
+class Health:
+    """Whether live fan-out works in this process; logs each change once.
+
+    The fan-out is down while the last publish failed, or while the hub's
+    subscription is lost. Until the hub has connected once it is only
+    starting, which is not an outage.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._publish_failed = False
+        self._subscription_lost = False
+        self.down = False
+
+    def publish_failed(self, error: BaseException) -> None:
+        with self._lock:
+            self._publish_failed = True
+            self._settle(error)
+
+    def publish_ok(self) -> bool:
+        """Record a good publish; True if publishing had failed before."""
+        with self._lock:
+            had_failed = self._publish_failed
+            self._publish_failed = False
+            self._settle(None)
+            return had_failed
+
+    def subscription_lost(self, error: BaseException) -> None:
+        with self._lock:
+            self._subscription_lost = True
+            self._settle(error)
+
+    def subscription_ok(self) -> None:
+        # A working subscription proves Redis is reachable again, so an
+        # earlier publish failure no longer says anything.
+        with self._lock:
+            self._subscription_lost = False
+            self._publish_failed = False
+            self._settle(None)
+
+    def _settle(self, error: BaseException | None) -> None:
+        down = self._publish_failed or self._subscription_lost
+        if down == self.down:
+            return
+        self.down = down
+        if down:
+            log.warning(
+                "live fan-out down: Redis unreachable (%s); messages are still "
+                "stored and browsers poll the history API",
+                type(error).__name__ if error else "unknown",
+            )
+        else:
+            log.warning("live fan-out recovered: Redis reachable again")
+
+
+health = Health()
+
+
+class Publisher:
+    """Publishes over one thread-safe Redis client; skips while it is down."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._client: redis.Redis | None = None
+        self._url = ""
+        self._skip_until = 0.0
+
+    def client(self, url: str) -> redis.Redis:
+        with self._lock:
+            if self._client is None or self._url != url:
+                self._client = redis_client(url)
+                self._url = url
+            return self._client
+
+    def publish(self, url: str, messages: list[tuple[str, bytes]]) -> bool:
+        """Publish every message in one round trip; False if that failed."""
+        if not messages:
+            return True
+        now = time.monotonic()
+        if now < self._skip_until:
+            return False
+        try:
+            pipe = self.client(url).pipeline(transaction=False)
+            for topic, raw in messages:
+                pipe.publish(topic, raw)
+            pipe.execute()
+        except (redis.RedisError, OSError) as error:
+            self._skip_until = time.monotonic() + RETRY_AFTER_SECONDS
+            health.publish_failed(error)
+            return False
+        if health.publish_ok():
+            # Events were lost while publishing failed: every process makes
+            # its streams read them back from storage.
+            self._publish_control(url, {"op": "resync"})
+        return True
+
+    def _publish_control(self, url: str, message: dict[str, Any]) -> None:
+        raw = json.dumps(message).encode()
+        try:
+            self.client(url).publish(control_topic(), raw)
+        except (redis.RedisError, OSError) as error:
+            health.publish_failed(error)
+
+
+publisher = Publisher()
+
+
+def publisher_client(url: str) -> redis.Redis:
+    """The process's shared, fail-fast Redis client for ``url``."""
+    return publisher.client(url)
+
+
+def publish_event(
+    recipients: Iterable[int],
+    kind: str,
+    data: str,
+    *,
+    event_id: int | None = None,
+    group: str | None = None,
+) -> bool:
+    """Send an event to each recipient's streams, wherever they are open.
+
+    Returns False if the event could not be handed to the fan-out. Never
+    raises: the request that caused the event has already done its work.
+    """
+    try:
+        envelope = Envelope(kind, data, event_id, group)
+        users = sorted(set(recipients))
+        url = config.redis_url()
+        if not url:
+            for user_id in users:
+                local.deliver(user_id, envelope.event(user_id))
+            return True
+        raw = envelope.encode()
+        return publisher.publish(url, [(user_topic(u), raw) for u in users])
+    except Exception:
+        log.exception("event publish failed kind=%s", kind)
+        return False
+
+
+def publish_control(message: dict[str, Any]) -> None:
+    """Send a control message (kick, removal, resync) to every process.
+
+    If Redis cannot take it, this process still applies it to its own
+    streams.
+    """
+    try:
+        url = config.redis_url()
+        if url:
+            raw = json.dumps(message).encode()
+            if publisher.publish(url, [(control_topic(), raw)]):
+                return
+        local.apply_control(message)
+    except Exception:
+        log.exception("control publish failed op=%s", message.get("op"))

@@ -1,0 +1,160 @@
+"""This process's open streams: delivering to them, kicking them.
+
+django-eventstream keeps the streams of a process in its
+``ListenerManager``: one bounded queue per stream and channel, guarded by
+a thread lock, with a wake-up that is safe from any thread. Everything here
+goes through that manager, so it may be called from request threads and
+from the event loop alike.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django_eventstream.event import Event
+from django_eventstream.views import Listener, get_listener_manager
+
+# The event a stream sends when the fan-out goes away or comes back, so
+# the browser knows to poll the history API meanwhile.
+STATUS_EVENT = "realtime"
+# The event a stream sends when its user left or was removed from a group.
+REMOVED_EVENT = "removed"
+
+
+def user_channel(user_id: int) -> str:
+    return f"user-{user_id}"
+
+
+@dataclass
+class GroupEvent(Event):
+    """An event with the group it concerns, so a removal can drop it."""
+
+    group: str | None = None
+
+
+class StreamListener(Listener):
+    """One open stream: its user, its session and its queue."""
+
+    def __init__(self, user_id: int, session_hash: str) -> None:
+        super().__init__()
+        self.user_id = user_id
+        self.session_hash = session_hash
+        self.channels = {user_channel(user_id)}
+
+
+def deliver(user_id: int, event: Event) -> None:
+    """Queue an event for every stream of the user in this process."""
+    get_listener_manager().add_to_queues(user_channel(user_id), event)
+
+
+def _streams(user_id: int | None = None) -> list[Listener]:
+    """Streams of one user, or all; the caller holds the manager's lock."""
+    manager = get_listener_manager()
+    if user_id is not None:
+        return list(manager.listeners_by_channel.get(user_channel(user_id), ()))
+    found: set[Listener] = set()
+    for listeners in manager.listeners_by_channel.values():
+        found.update(listeners)
+    return list(found)
+
+
+def revoke(user_id: int, session_hash: str | None = None) -> int:
+    """End the user's streams (of one session, or all) with a refusal.
+
+    The stream sends django-eventstream's ``stream-error``, which tells the
+    browser not to reconnect. Returns how many streams were told.
+    """
+    manager = get_listener_manager()
+    with manager.lock:
+        chosen = [
+            listener
+            for listener in _streams(user_id)
+            if session_hash is None
+            or getattr(listener, "session_hash", None) == session_hash
+        ]
+        for listener in chosen:
+            listener.error = {
+                "condition": "forbidden",
+                "text": "The session ended.",
+                "extra": {"channels": sorted(listener.channels)},
+            }
+    for listener in chosen:
+        listener.wake_threadsafe()
+    return len(chosen)
+
+
+def drop_group(user_id: int, group_id: str) -> int:
+    """Stop the user's streams carrying a group the user no longer belongs to.
+
+    Events of the group still waiting in a queue are dropped, and the
+    stream says ``removed`` so the browser closes the group. Returns how
+    many streams were told.
+    """
+    manager = get_listener_manager()
+    notice = Event(
+        user_channel(user_id), REMOVED_EVENT, json.dumps({"group": group_id})
+    )
+    with manager.lock:
+        chosen = _streams(user_id)
+        for listener in chosen:
+            for channel in listener.channels:
+                items = listener.channel_items.get(channel, [])
+                kept = [e for e in items if getattr(e, "group", None) != group_id]
+                kept.append(Event(channel, notice.type, notice.data))
+                listener.channel_items[channel] = kept
+    for listener in chosen:
+        listener.wake_threadsafe()
+    return len(chosen)
+
+
+def announce(live: bool, *, resync: bool) -> int:
+    """Tell every stream here whether the fan-out works.
+
+    With ``resync`` the streams also read stored events back: after a
+    fan-out outage, events published meanwhile never arrived. Returns how
+    many streams were told.
+    """
+    manager = get_listener_manager()
+    status = json.dumps({"live": live})
+    with manager.lock:
+        chosen = _streams()
+        for listener in chosen:
+            if resync:
+                listener.overflow = True
+            for channel in listener.channels:
+                items = listener.channel_items.setdefault(channel, [])
+                items.append(Event(channel, STATUS_EVENT, status))
+    for listener in chosen:
+        listener.wake_threadsafe()
+    return len(chosen)
+
+
+def user_ids_with_streams() -> set[int]:
+    manager = get_listener_manager()
+    with manager.lock:
+        return {
+            int(channel.removeprefix("user-"))
+            for channel, listeners in manager.listeners_by_channel.items()
+            if listeners and channel.startswith("user-")
+        }
+
+
+def stream_count() -> int:
+    manager = get_listener_manager()
+    with manager.lock:
+        return len(_streams())
+
+
+def apply_control(message: dict[str, Any]) -> None:
+    """Carry out a control message that came over the fan-out (or locally)."""
+    op = message.get("op")
+    user = message.get("user")
+    if op == "revoke" and isinstance(user, int):
+        session = message.get("session")
+        revoke(user, session if isinstance(session, str) else None)
+    elif op == "removed" and isinstance(user, int):
+        group = message.get("group")
+        if isinstance(group, str):
+            drop_group(user, group)
+    elif op == "resync":
+        announce(True, resync=True)

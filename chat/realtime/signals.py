@@ -1,0 +1,51 @@
+"""Membership removals and logouts reach open streams in every process.
+
+django-eventstream's ``channel_permission_changed`` only reaches streams in
+the process that calls it (DESIGN.md, pitfall 3). These receivers publish a
+control message instead, which every process's hub applies to its own
+streams.
+"""
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from chat.realtime import bus
+from chat.realtime.stream import session_hash
+from groups.models import Membership
+
+
+@receiver(post_delete, sender=Membership, dispatch_uid="hw-realtime-removed")
+def membership_removed(sender: type, instance: Membership, **kwargs: Any) -> None:
+    """A member who left or was removed stops getting the group's events.
+
+    New events of the group no longer go to them (recipients are read at
+    publish time); this drops what was already queued for their streams
+    and tells their browsers to close the group.
+    """
+    message = {"op": "removed", "user": instance.user_id, "group": instance.group_id}
+    transaction.on_commit(lambda: bus.publish_control(message), robust=True)
+
+
+@receiver(user_logged_out, dispatch_uid="hw-realtime-logout")
+def session_ended(
+    sender: type, request: HttpRequest | None, user: Any, **kwargs: Any
+) -> None:
+    """Logging out ends the streams of that session, wherever they are."""
+    if user is None or request is None:
+        return
+    message = {
+        "op": "revoke",
+        "user": user.pk,
+        "session": session_hash(request.session.session_key),
+    }
+    transaction.on_commit(lambda: bus.publish_control(message), robust=True)
+
+
+def revoke_user_streams(user_id: int) -> None:
+    """End every stream of a user, in every process (all sessions)."""
+    bus.publish_control({"op": "revoke", "user": user_id})

@@ -1,0 +1,465 @@
+"""Servers, clients and a private Redis for the realtime tests.
+
+``Cluster`` runs one or more real uvicorn processes of the app on one shared
+database (a fresh PostgreSQL database when ``HASHWHISPER_DATABASE_URI`` is
+set, else one SQLite file) and, when given one, one Redis. ``seed`` fills
+the database through ``tests.realtime.seed``; ``Api`` and ``SseStream`` talk
+to a server as a signed-in browser would. ``OwnRedis`` is a redis-server of
+the test's own on a spare loopback port, which the test stops and starts.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import queue
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.server import REPO_ROOT, _pg_execute, _pg_uri_with_database, free_port
+
+REDIS_SERVER = "/usr/bin/redis-server"
+SESSION_COOKIE = "sessionid"
+CSRF_COOKIE = "csrftoken"
+
+
+def postgres_missing_reason() -> str | None:
+    if not os.environ.get("HASHWHISPER_DATABASE_URI"):
+        return "HASHWHISPER_DATABASE_URI is not set (PostgreSQL needed)"
+    return None
+
+
+def redis_missing_reason() -> str | None:
+    if not os.environ.get("HASHWHISPER_REDIS_URL"):
+        return "HASHWHISPER_REDIS_URL is not set (Redis needed)"
+    return None
+
+
+def redis_server_missing_reason() -> str | None:
+    if shutil.which(REDIS_SERVER) is None:
+        return f"redis-server is not installed at {REDIS_SERVER}"
+    return None
+
+
+# A private Redis ----------------------------------------------------------
+
+
+class OwnRedis:
+    """A redis-server of this test only, on 127.0.0.1 and a spare port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        log = (self.workdir / "redis.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                REDIS_SERVER,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock,
+            ):
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.process = None
+
+
+# Servers ------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+@dataclass
+class Cluster:
+    """App servers sharing one database (and one Redis when given)."""
+
+    workdir: Path
+    env: dict[str, str]
+    servers: list[Server] = field(default_factory=list)
+    pg_admin_uri: str = ""
+    pg_database: str = ""
+
+    def seed(self, spec: dict[str, Any]) -> dict[str, Any]:
+        result = subprocess.run(
+            [sys.executable, "-m", "tests.realtime.seed", json.dumps(spec)],
+            cwd=REPO_ROOT,
+            env=self.env,
+            capture_output=True,
+            check=True,
+        )
+        return dict(json.loads(result.stdout.decode().strip().splitlines()[-1]))
+
+    def start_server(self, server: Server) -> None:
+        with server.log_path.open("ab") as log:
+            server.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "hashwhisper.asgi:application",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(server.port),
+                    "--no-access-log",
+                    "--timeout-graceful-shutdown",
+                    "1",
+                ],
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until_up(server)
+
+    def stop_server(self, server: Server) -> None:
+        if server.process is not None and server.process.poll() is None:
+            server.process.terminate()
+            try:
+                server.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait(timeout=5)
+        server.process = None
+
+    def stop(self) -> None:
+        for server in self.servers:
+            self.stop_server(server)
+        if self.pg_database:
+            _pg_execute(
+                self.pg_admin_uri,
+                f'DROP DATABASE IF EXISTS "{self.pg_database}" WITH (FORCE)',
+            )
+
+
+def start_cluster(
+    workdir: Path,
+    count: int = 1,
+    *,
+    redis_url: str = "",
+    extra_env: dict[str, str] | None = None,
+) -> Cluster:
+    """Migrate a fresh database and start ``count`` servers on it."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("HASHWHISPER_") and key != "DJANGO_SETTINGS_MODULE"
+    }
+    env.update(
+        HASHWHISPER_DEBUG="1",
+        HASHWHISPER_SECRET=secrets.token_urlsafe(48),
+        HASHWHISPER_MEDIA_ROOT=str(workdir / "blobs"),
+        HASHWHISPER_STATIC_ROOT=str(workdir / "static"),
+        # Every run has channels and keys of its own on a shared Redis.
+        HASHWHISPER_REALTIME_PREFIX=f"hwtest:{secrets.token_hex(4)}:",
+        PYTHONUNBUFFERED="1",
+    )
+    if redis_url:
+        env["HASHWHISPER_REDIS_URL"] = redis_url
+    env.update(extra_env or {})
+    cluster = Cluster(workdir=workdir, env=env)
+    database_uri = os.environ.get("HASHWHISPER_DATABASE_URI", "")
+    if database_uri:
+        cluster.pg_admin_uri = database_uri
+        cluster.pg_database = f"hw_rt_{secrets.token_hex(6)}"
+        _pg_execute(database_uri, f'CREATE DATABASE "{cluster.pg_database}"')
+        env["HASHWHISPER_DATABASE_URI"] = _pg_uri_with_database(
+            database_uri, cluster.pg_database
+        )
+    else:
+        env["HASHWHISPER_SQLITE_PATH"] = str(workdir / "db.sqlite3")
+    try:
+        with (workdir / "migrate.log").open("ab") as log:
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--noinput"],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=True,
+            )
+        for index in range(count):
+            server = Server(port=free_port(), log_path=workdir / f"server{index}.log")
+            cluster.servers.append(server)
+            cluster.start_server(server)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+def wait_until_up(server: Server, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.process is not None
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.log_text()}")
+        try:
+            with urllib.request.urlopen(  # noqa: S310 - fixed local URL
+                f"{server.base_url}/accounts/login/", timeout=2
+            ) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server did not start:\n{server.log_text()}")
+
+
+# Clients ------------------------------------------------------------------
+
+
+class Api:
+    """JSON API calls as a signed-in browser makes them (cookie + CSRF)."""
+
+    def __init__(self, base_url: str, session_key: str) -> None:
+        self.base_url = base_url
+        self.session_key = session_key
+        self.csrf = secrets.token_hex(16)
+
+    def call(
+        self, method: str, path: str, body: Any = None, timeout: float = 15
+    ) -> tuple[int, Any]:
+        headers = {
+            "Cookie": f"{SESSION_COOKIE}={self.session_key}; {CSRF_COOKIE}={self.csrf}",
+            "Accept": "application/json",
+        }
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers.update(
+                {
+                    "Content-Type": "application/json",
+                    "X-CSRFToken": self.csrf,
+                    "Origin": self.base_url,
+                }
+            )
+        request = urllib.request.Request(  # noqa: S310 - fixed local URL
+            self.base_url + path, data=data, headers=headers, method=method
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+                return response.status, _json(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, _json(error.read())
+
+    def post_message(self, group_id: str, epoch: int = 1) -> int:
+        """Post an opaque sealed message; return its id."""
+        status, body = self.call(
+            "POST", f"/api/groups/{group_id}/messages", sealed_body(epoch)
+        )
+        assert status == 201, (status, body)
+        return int(body["id"])
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+def sealed_body(epoch: int = 1, size: int = 40) -> dict[str, Any]:
+    """Random stand-ins for a sealed message (opaque to the server)."""
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    return {
+        "ciphertext": b64(secrets.token_bytes(size)),
+        "nonce": b64(secrets.token_bytes(12)),
+        "tag": b64(secrets.token_bytes(16)),
+        "epoch": epoch,
+    }
+
+
+@dataclass
+class SseEvent:
+    kind: str
+    data: str
+    id: str | None
+
+    def json(self) -> Any:
+        return json.loads(self.data) if self.data else None
+
+
+class SseStream:
+    """One event stream, read on a thread of its own into a queue.
+
+    It speaks HTTP/1.0, so the server ends the body by closing the
+    connection rather than with chunked encoding, and the reader only has
+    to split lines.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        session_key: str,
+        *,
+        last_event_id: str | None = None,
+        query: str = "",
+    ) -> None:
+        host, port = base_url.removeprefix("http://").split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=10)
+        self.sock.settimeout(None)
+        self.events: queue.Queue[SseEvent | None] = queue.Queue()
+        self.status: int | None = None
+        self.last_id: str | None = None
+        self.ended = threading.Event()
+        self.opened = threading.Event()
+        lines = [
+            f"GET /events/{query} HTTP/1.0",
+            f"Host: {host}:{port}",
+            f"Cookie: {SESSION_COOKIE}={session_key}",
+            "Accept: text/event-stream",
+        ]
+        if last_event_id:
+            lines.append(f"Last-Event-ID: {last_event_id}")
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            reader = self.sock.makefile("rb")
+            status_line = reader.readline().decode("latin-1")
+            self.status = int(status_line.split()[1])
+            while reader.readline() not in (b"\r\n", b"\n", b""):
+                pass
+            kind, data, event_id = "message", [], None
+            for raw in reader:
+                line = raw.decode().rstrip("\n").rstrip("\r")
+                if line == "":
+                    if data or kind != "message":
+                        if event_id is not None:
+                            self.last_id = event_id
+                        event = SseEvent(kind, "\n".join(data), event_id)
+                        if kind == "stream-open":
+                            self.opened.set()
+                        self.events.put(event)
+                    kind, data, event_id = "message", [], None
+                elif line.startswith(":"):
+                    continue
+                else:
+                    name, _, value = line.partition(":")
+                    value = value.removeprefix(" ")
+                    if name == "event":
+                        kind = value
+                    elif name == "data":
+                        data.append(value)
+                    elif name == "id":
+                        event_id = value
+        except (OSError, ValueError, IndexError):
+            pass
+        finally:
+            self.ended.set()
+            self.events.put(None)
+
+    def wait_open(self, timeout: float = 10) -> None:
+        assert self.opened.wait(timeout), f"stream did not open (HTTP {self.status})"
+
+    def next(
+        self, kinds: set[str] | None = None, timeout: float = 10
+    ) -> SseEvent | None:
+        """The next event of one of ``kinds`` (keep-alives skipped), or None
+        when the stream ended or nothing came in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            try:
+                event = self.events.get(timeout=left)
+            except queue.Empty:
+                return None
+            if event is None:
+                self.events.put(None)
+                return None
+            if event.kind == "keep-alive":
+                continue
+            if kinds is None or event.kind in kinds:
+                return event
+
+    def collect(self, kinds: set[str], quiet: float = 0.5) -> list[SseEvent]:
+        """Events of ``kinds`` until none came for ``quiet`` seconds."""
+        found = []
+        while (event := self.next(kinds, timeout=quiet)) is not None:
+            found.append(event)
+        return found
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def streams(*opened: SseStream) -> Iterator[tuple[SseStream, ...]]:
+    try:
+        yield opened
+    finally:
+        for stream in opened:
+            stream.close()
+
+
+def message_ids(events: list[SseEvent]) -> list[int]:
+    return [int(e.json()["id"]) for e in events if e.kind == "message"]
