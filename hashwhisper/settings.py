@@ -196,25 +196,25 @@ if REDIS_URL:
     # django-ratelimit does not recognise Django's own RedisCache as shared
     # and atomic (W001), although its incr is atomic on Redis.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
-    _redis = urlsplit(REDIS_URL)
-    EVENTSTREAM_REDIS = {
-        "host": _redis.hostname or "127.0.0.1",
-        "port": _redis.port or 6379,
-        "db": int(_redis.path.lstrip("/") or 0),
-        "password": unquote(_redis.password) if _redis.password else None,
-    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Without Redis the chat runs as one process, so a process-local cache
     # is the shared cache; django-ratelimit cannot know that (E003, W001).
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 
-# EVENTSTREAM_STORAGE_CLASS stays unset, so the event library stores no
-# events: messages live in the chat tables, and a reconnecting browser fetches
-# what it missed from the history API. This also keeps open streams from
-# holding database connections.
+# Live events (chat.realtime). EVENTSTREAM_REDIS stays unset on purpose:
+# django-eventstream's own Redis listener dies with the first outage, so the
+# fan-out over REDIS_URL is chat.realtime's. Message events are read back
+# from the message table for Last-Event-ID.
+EVENTSTREAM_STORAGE_CLASS = "chat.realtime.storage.MessageStorage"
 EVENTSTREAM_CHANNELMANAGER_CLASS = "chat.events.UserChannelManager"
 EVENTSTREAM_ALLOW_ORIGINS: list[str] = []
+# Prefix of the Redis channels and keys of live events and presence.
+HASHWHISPER_REALTIME_PREFIX = os.environ.get("HASHWHISPER_REALTIME_PREFIX", "hw:rt:")
+# Seconds a presence heartbeat lasts; browsers send one every third of it.
+HASHWHISPER_PRESENCE_TTL = env_int("HASHWHISPER_PRESENCE_TTL", 30)
+# One typing notice per user and group is accepted per this many seconds.
+HASHWHISPER_TYPING_INTERVAL = env_int("HASHWHISPER_TYPING_INTERVAL", 2)
 
 
 # Accounts ------------------------------------------------------------------

@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from django_eventstream import views as eventstream_views
 from django_otp.admin import OTPAdminSite
 
 from chat import feature_views
 from chat import views as chat_views
+from chat.realtime import stream as realtime_stream
+from chat.realtime import views as realtime_views
 from chat.retention_views import group_retention
 from groups import lifecycle_views
 from groups import views as group_views
@@ -40,13 +41,20 @@ api = [
     path("groups/<str:group_id>/read", feature_views.read_marker, name="read-marker"),
     path("groups/<str:group_id>/info", feature_views.group_info, name="group-info"),
     path("read-state/", feature_views.read_state, name="read-state"),
+    path("presence", realtime_views.heartbeat, name="presence"),
+    path(
+        "groups/<str:group_id>/presence",
+        realtime_views.group_presence,
+        name="group-presence",
+    ),
+    path("groups/<str:group_id>/typing", realtime_views.typing, name="group-typing"),
 ]
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="chat:home"), name="root"),
     path("accounts/", include("accounts.urls")),
     path("api/", include((api, "api"))),
-    path("events/", eventstream_views.events, name="events"),
+    path("events/", realtime_stream.events, name="events"),
     path("admin/", admin.site.urls),
     path("", include("chat.urls")),
 ]
