@@ -19,6 +19,7 @@ import {
   FEATURE_EVENTS, afterGroupsLoaded, composeDocument, composeSent, decorateGroupItem,
   installFeatures, isValidDocument, onFeatureEvent, onIncoming, onSelect, timelineNodes,
 } from './features/index.js';
+import { attachedBlobs, attachmentElement, bindMedia, isFileDocument } from './media.js';
 
 const root = document.getElementById('hw-app');
 const userId = root.dataset.userId;
@@ -184,6 +185,8 @@ function messageElement(entry) {
     body.textContent = entry.body;
   }
   item.append(meta, body);
+  // A file message shows its attachment above the caption, if it has one.
+  if (!entry.failed && isFileDocument(entry.doc)) body.before(attachmentElement(entry));
   return item;
 }
 
@@ -257,7 +260,7 @@ async function sendDocument(groupId, doc) {
   const group = state.groups.get(groupId);
   const sealed = await encryptJson(group.key.encKey, doc, messageAad(groupId, userId));
   // The server refuses an epoch other than the group's current one (409).
-  const body = { ...sealed, epoch: currentEpoch(group.key) };
+  const body = { ...sealed, epoch: currentEpoch(group.key), ...attachedBlobs(doc) };
   const raw = await apiPost(`/api/groups/${groupId}/messages`, body);
   await ingest(groupId, [raw]);
   // A reaction or an edit changes a message in place: the view stays where it is.
@@ -501,6 +504,7 @@ async function start() {
     decryptMessage, sendDocument, createGroup, showInvite, groupLabel,
     openGroup: (groupId) => selectGroup(groupId),
   });
+  bindMedia({ userId, state, sendDocument });
   connect();
   await loadGroups();
   // Unread counts are a convenience: the page works without them.
