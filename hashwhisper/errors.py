@@ -1,7 +1,21 @@
-"""Error answers: JSON for the API, short pages for people."""
+"""Error answers: JSON for the API, short pages of our own for people.
+
+The pages name the problem in one sentence and nothing else: no traceback,
+no setting, no echo of the path (which may hold an invitation secret).
+"""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
+
+MESSAGES = {
+    400: "Bad request.",
+    403: "Forbidden.",
+    404: "Page not found.",
+    429: "Too many requests. Wait a moment, then try again.",
+    500: "Something went wrong.",
+    503: "The service is unavailable for a moment. Try again shortly.",
+}
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -12,36 +26,43 @@ def json_error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
-def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    message = "CSRF check failed: reload the page and try again."
+def error_response(
+    request: HttpRequest, status: int, message: str | None = None
+) -> HttpResponse:
+    """The JSON or page answer for ``status``, with an optional message."""
+    text = message or MESSAGES[status]
     if wants_json(request):
-        return json_error(403, message)
-    return render(request, "error.html", {"message": message}, status=403)
+        return json_error(status, text)
+    return render(request, f"{status}.html", {"message": text}, status=status)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    # Django's reason names the failed check; it stays out of the answer.
+    return error_response(
+        request, 403, "CSRF check failed: reload the page and try again."
+    )
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if wants_json(request):
         return json_error(404, "Not found.")
-    return render(request, "error.html", {"message": "Page not found."}, status=404)
+    return error_response(request, 404)
 
 
 def bad_request(
     request: HttpRequest, exception: Exception | None = None
 ) -> HttpResponse:
-    if wants_json(request):
-        return json_error(400, "Bad request.")
-    return render(request, "error.html", {"message": "Bad request."}, status=400)
+    return error_response(request, 400)
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    if wants_json(request):
-        return json_error(403, "Forbidden.")
-    return render(request, "error.html", {"message": "Forbidden."}, status=403)
+    return error_response(request, 403)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if wants_json(request):
         return json_error(500, "Internal error.")
-    return render(
-        request, "error.html", {"message": "Something went wrong."}, status=500
-    )
+    # Rendered without the request: context processors would read the
+    # session and the user, and whatever just failed may fail again.
+    body = loader.render_to_string("500.html", {"message": MESSAGES[500]})
+    return HttpResponse(body, status=500)

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_eventstream",
     "django_ratelimit",
     "csp",
@@ -81,10 +82,15 @@ INSTALLED_APPS = [
     "integrity",
 ]
 
+# The header middleware comes before WhiteNoise, which answers static files
+# itself, so that static files carry the same headers as pages.
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
     "hashwhisper.middleware.SecurityHeadersMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "hashwhisper.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Before the CSRF check, which would parse a refused (truncated) form body.
@@ -93,10 +99,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.session_tracking.SessionTrackingMiddleware",
+    "accounts.middleware.SessionLifetimeMiddleware",
     "accounts.middleware.RequireVerifiedMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "hashwhisper.urls"
@@ -114,6 +119,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            "libraries": {"sri": "hashwhisper.sri"},
         },
     },
 ]
@@ -225,7 +231,8 @@ LOGIN_REDIRECT_URL = "chat:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Argon2id, with a bound on how many hashes run at once (~100 MiB each).
+    "accounts.hashers.BoundedArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -244,8 +251,41 @@ OTP_TOTP_ISSUER = "HashWhisper"
 # django-otp's own admin pages would show device keys and TOTP QR codes;
 # HashWhisper's admin replaces them, and this keeps them shut regardless.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# django-otp's back-off after wrong codes (1 s, 2 s, 4 s, ...), kept on
+# deliberately for authenticator codes and recovery codes alike.
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
 # Seconds a half-finished login (password given, code not yet) stays valid.
 HASHWHISPER_PENDING_LOGIN_SECONDS = 600
+# Per account: this many failed passwords or codes within the window lock
+# the account for HASHWHISPER_LOCKOUT_SECONDS.
+HASHWHISPER_LOCKOUT_FAILURES = env_int("HASHWHISPER_LOCKOUT_FAILURES", 5)
+HASHWHISPER_LOCKOUT_WINDOW_SECONDS = env_int("HASHWHISPER_LOCKOUT_WINDOW_SECONDS", 900)
+HASHWHISPER_LOCKOUT_SECONDS = env_int("HASHWHISPER_LOCKOUT_SECONDS", 900)
+# Per client address (django-ratelimit): failed logins, failed codes and
+# failed password confirmations count; registration counts new accounts.
+HASHWHISPER_RATE_LIMITS = {
+    "login": "30/15m",
+    "code": "30/15m",
+    "password": "10/h",
+    "register": "30/h",
+}
+# How many reverse proxies append to X-Forwarded-For in front of the app. At
+# 0 the client address is REMOTE_ADDR and X-Forwarded-For is ignored.
+HASHWHISPER_TRUSTED_PROXIES = env_int("HASHWHISPER_TRUSTED_PROXIES", 0)
+RATELIMIT_IP_META_KEY = "accounts.addresses.client_ip"
+# Argon2id needs about 100 MiB per hash: at most this many run at once, and
+# a request that waits longer than the timeout gets a 503.
+HASHWHISPER_MAX_PASSWORD_CHECKS = env_int("HASHWHISPER_MAX_PASSWORD_CHECKS", 4)
+HASHWHISPER_PASSWORD_CHECK_WAIT_SECONDS = 10
+# A signed-in session ends after this much inactivity, and in any case this
+# long after the login.
+HASHWHISPER_SESSION_IDLE_SECONDS = env_int("HASHWHISPER_SESSION_IDLE_SECONDS", 43200)
+HASHWHISPER_SESSION_MAX_SECONDS = env_int("HASHWHISPER_SESSION_MAX_SECONDS", 604800)
+# The Django admin's URL prefix; a less obvious path keeps scanners away.
+HASHWHISPER_ADMIN_PATH = (
+    os.environ.get("HASHWHISPER_ADMIN_PATH", "admin/").strip("/") + "/"
+)
 
 
 # Product limits --------------------------------------------------------------
@@ -343,7 +383,7 @@ CSRF_COOKIE_SAMESITE = "Strict"
 # Scripts read the token from a <meta> tag, so the cookie can stay HttpOnly.
 CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "hashwhisper.errors.csrf_failure"
-SESSION_COOKIE_AGE = 14 * 24 * 3600
+SESSION_COOKIE_AGE = HASHWHISPER_SESSION_MAX_SECONDS
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = True
@@ -355,7 +395,10 @@ if not DEBUG:
     # The __Host- prefix pins the cookies to this exact host, over HTTPS.
     SESSION_COOKIE_NAME = "__Host-hw_session"
     CSRF_COOKIE_NAME = "__Host-hw_csrf"
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Only a proxy that sets X-Forwarded-Proto itself may be trusted for it;
+    # otherwise a client could claim HTTPS over plain HTTP.
+    if env_flag("HASHWHISPER_TRUST_X_FORWARDED_PROTO"):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 HASHWHISPER_PERMISSIONS_POLICY = (
     "camera=(self), microphone=(self), geolocation=(), payment=(), usb=(), "
@@ -363,9 +406,10 @@ HASHWHISPER_PERMISSIONS_POLICY = (
     "display-capture=()"
 )
 
+# Nothing is allowed unless a directive names it.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
-        "default-src": [SELF],
+        "default-src": [NONE],
         "script-src": [SELF],
         "style-src": [SELF],
         # Bootstrap's CSS draws some controls with data: SVG images; decrypted
@@ -374,6 +418,7 @@ CONTENT_SECURITY_POLICY = {
         "media-src": [SELF, "blob:"],
         "font-src": [SELF],
         "connect-src": [SELF],
+        "manifest-src": [SELF],
         "worker-src": [SELF],
         "object-src": [NONE],
         "base-uri": [NONE],

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -55,7 +56,8 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("api/", include((api, "api"))),
     path("events/", realtime_stream.events, name="events"),
-    path("admin/", admin.site.urls),
+    # Under a path the operator picks; OTPAdminSite demands a verified code.
+    path(settings.HASHWHISPER_ADMIN_PATH, admin.site.urls),
     path("", include("chat.urls")),
 ]
 
