@@ -6,10 +6,11 @@ GET    /api/groups/<group>/blobs/<blob>   the ciphertext, as an attachment
 DELETE /api/groups/<group>/blobs/<blob>   drop an upload no message uses
 """
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from functools import wraps
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import (
     FileResponse,
@@ -30,6 +31,27 @@ from media_vault.models import Blob
 # The name every download is saved under: the real name is inside the
 # encrypted message, and the bytes are ciphertext anyway.
 DOWNLOAD_NAME = "hashwhisper-encrypted.bin"
+
+
+class StreamedFileResponse(FileResponse):
+    """A file response that an ASGI server sends piece by piece.
+
+    Django's ASGI handler consumes a response that offers only a synchronous
+    iterator by reading all of it into a list first, which would hold a
+    whole blob in memory (bench/media_upload_memory.py measured the growth).
+    Reading in pieces on a worker thread keeps one piece in memory at a
+    time; the ASGI handler sets the piece size (64 KiB).
+    """
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        source = self.file_to_stream
+        if source is None:
+            async for part in super().__aiter__():
+                yield part
+            return
+        read = sync_to_async(source.read, thread_sensitive=False)
+        while piece := await read(self.block_size):
+            yield piece
 
 
 def blob_json(blob: Blob) -> dict[str, Any]:
@@ -133,7 +155,7 @@ def download(user: User, group_id: str, blob_id: str) -> HttpResponseBase:
         services.log.error("blob file missing id=%s", blob.id)
         raise ApiError(404, access.NOT_FOUND) from exc
     services.log.info("blob served id=%s size=%s", blob.id, blob.size)
-    return FileResponse(
+    return StreamedFileResponse(
         handle,
         content_type="application/octet-stream",
         as_attachment=True,

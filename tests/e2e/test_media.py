@@ -35,7 +35,7 @@ from tests.support import reference
 from tests.support.browser import CHROMIUM_ARGS, CHROMIUM_PATH, chromium_missing_reason
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import Browser, BrowserContext, FilePayload, Page
 
 pytestmark = pytest.mark.e2e
 
@@ -199,10 +199,8 @@ ATTACHMENTS = ".hw-msg [data-testid=attachment]"
 def send_file(page: Page, name: str, mime: str, data: bytes) -> int:
     """Attach a file, wait for its message, return its attachment's index."""
     before = page.locator(ATTACHMENTS).count()
-    page.set_input_files(
-        "[data-testid=attach-input]",
-        files=[{"name": name, "mimeType": mime, "buffer": data}],
-    )
+    payload: FilePayload = {"name": name, "mimeType": mime, "buffer": data}
+    page.set_input_files("[data-testid=attach-input]", files=[payload])
     attachment_at(page, before)
     return before
 

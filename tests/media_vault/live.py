@@ -131,12 +131,12 @@ def database_rows(server: ServerProcess, sql: str) -> list[tuple[Any, ...]]:
         uri = _pg_uri_with_database(server.pg_admin_uri, server.pg_database)
         uri = uri.replace("+psycopg2", "").replace("+psycopg", "")
         with psycopg.connect(uri) as conn:
-            return list(conn.execute(sql))  # type: ignore[arg-type]
-    conn = sqlite3.connect(server.sqlite_path)
+            return list(conn.execute(sql))
+    lite = sqlite3.connect(server.sqlite_path)
     try:
-        return list(conn.execute(sql))
+        return list(lite.execute(sql))
     finally:
-        conn.close()
+        lite.close()
 
 
 def body_pieces(data: bytes, piece: int = 256 * 1024) -> Iterator[bytes]:

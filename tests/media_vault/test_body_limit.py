@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
+from django.http import HttpResponse
 from django.test import RequestFactory
 
 from hashwhisper.asgi_limits import (
@@ -131,7 +132,7 @@ def refused_request(too_large: bool) -> Any:
 def test_django_middleware_answers_413_before_the_view() -> None:
     middleware = OversizedBodyMiddleware(lambda request: None)  # type: ignore[arg-type,return-value]
 
-    def view(request: Any) -> None:
+    def view(request: Any) -> HttpResponse:
         raise AssertionError("the view must not run")
 
     response = middleware.process_view(refused_request(True), view, (), {})
@@ -142,8 +143,8 @@ def test_django_middleware_answers_413_before_the_view() -> None:
 def test_views_that_handle_refusals_run_and_can_tell() -> None:
     middleware = OversizedBodyMiddleware(lambda request: None)  # type: ignore[arg-type,return-value]
 
-    def view(request: Any) -> None:
-        return None
+    def view(request: Any) -> HttpResponse:
+        return HttpResponse()
 
     view.handles_oversized_body = True  # type: ignore[attr-defined]
     request = refused_request(True)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from media_vault.models import Blob
+from media_vault.views import StreamedFileResponse
 from tests.conftest import SecureClient
 from tests.media_vault.conftest import encrypted, reserve, reserve_and_upload
 
@@ -139,3 +142,21 @@ def test_download_needs_a_session(
 ) -> None:
     blob_id = reserve_and_upload(alice_client, group_id, encrypted(1000).data)
     assert client.get(f"/api/groups/{group_id}/blobs/{blob_id}").status_code == 401
+
+
+def test_asgi_servers_get_the_file_piece_by_piece(tmp_path: Path) -> None:
+    """Django's ASGI handler would read a plain FileResponse into a list."""
+    path = tmp_path / "blob"
+    path.write_bytes(b"x" * 300_000)
+    with path.open("rb") as handle:
+        response = StreamedFileResponse(handle)
+        response.block_size = 65_536
+
+        async def first_piece() -> bytes:
+            pieces = response.__aiter__()
+            piece = await pieces.__anext__()
+            await pieces.aclose()  # type: ignore[attr-defined]
+            return piece
+
+        assert len(asyncio.run(first_piece())) == 65_536
+        assert handle.tell() == 65_536
