@@ -141,16 +141,24 @@ def take_batch(rows: QuerySet[Any], batch_size: int) -> list[Any]:
 
 
 def delete_message_batch(rows: QuerySet[Message], batch_size: int) -> int:
-    """Delete up to ``batch_size`` of ``rows``; return how many went."""
+    """Delete up to ``batch_size`` of ``rows``; return how many went.
+
+    The rows go in one ``DELETE`` without being loaded. Deleting through the
+    ORM would load every row and run media_vault's ``pre_delete`` receiver
+    once per message (one ``UPDATE`` each), which made a purge of a million
+    messages take a quarter of an hour; that receiver's work, expiring the
+    blobs of deleted messages, is done here for the whole batch at once.
+    tests/retention/test_purge.py fails if another dependent of messages
+    (a relation or a delete receiver) appears that this would skip.
+    """
     with transaction.atomic():
         ids = take_batch(rows, batch_size)
         if not ids:
             return 0
-        # Deletion signals load each row; ``only`` keeps the ciphertext out
-        # of memory, so a batch costs ids, not message bodies.
-        doomed = Message.objects.filter(id__in=ids).only("id", "group_id")
-        _, per_model = doomed.delete()
-    return per_model.get(Message._meta.label, 0)
+        Blob.objects.filter(message_id__in=ids).update(
+            message=None, expires_at=timezone.now()
+        )
+        return Message.objects.filter(id__in=ids)._raw_delete(Message.objects.db)
 
 
 def delete_blob_batch(rows: QuerySet[Blob], batch_size: int) -> int:

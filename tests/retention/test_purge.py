@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.db.models.signals import post_delete, pre_delete
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -20,6 +21,7 @@ from chat import retention
 from chat.models import Message
 from groups.models import Group
 from media_vault.models import Blob
+from media_vault.signals import expire_blobs_of_deleted_message
 from tests.conftest import SecureClient, make_user, verified_client
 from tests.retention.conftest import age_file, make_blob, make_messages
 
@@ -318,3 +320,38 @@ def test_two_purges_at_once_finish_without_double_counting(blob_root: Path) -> N
     assert all(r.messages > 0 for r in results), "both purges took part"
     assert Message.objects.count() == 5
     assert not any(path.exists() for path in blob_files)
+
+
+def test_message_purge_knows_every_dependent_of_a_message() -> None:
+    """The purge deletes message rows without loading them, doing by hand
+    what the one known dependent (media_vault's blob expiry) would do. A new
+    relation or delete receiver must be handled there first."""
+    relations = {
+        (rel.related_model._meta.label, rel.field.name)
+        for rel in Message._meta.related_objects
+    }
+    assert relations == {("media_vault.Blob", "message")}
+    pre_delete.disconnect(expire_blobs_of_deleted_message, sender=Message)
+    try:
+        assert not pre_delete.has_listeners(Message)
+        assert not post_delete.has_listeners(Message)
+    finally:
+        pre_delete.connect(expire_blobs_of_deleted_message, sender=Message)
+
+
+@pytest.mark.django_db
+def test_purged_message_leaves_its_blob_expired_not_attached(blob_root: Path) -> None:
+    alice, _ = make_user("alice")
+    group = new_group(alice, "L" * 22)
+    message = one_message(group, alice, expired=True)
+    # A blob that outlives its message (say, expiry moved by hand) must not
+    # point at a deleted row, and must go with the next purge.
+    blob, _ = make_blob(
+        group, alice, message=message, expires_at=timezone.now() + timedelta(days=1)
+    )
+
+    retention.delete_message_batch(Message.objects.filter(pk=message.pk), 10)
+
+    blob.refresh_from_db()
+    assert blob.message_id is None
+    assert blob.expires_at <= timezone.now()
