@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from django_otp.admin import OTPAdminSite
 
+from accounts import privacy
 from chat import feature_views
 from chat import views as chat_views
 from chat.realtime import stream as realtime_stream
@@ -53,6 +54,7 @@ api = [
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="chat:home"), name="root"),
+    path("accounts/my-data/", include((privacy.urlpatterns, "privacy"))),
     path("accounts/", include("accounts.urls")),
     path("api/", include((api, "api"))),
     path("events/", realtime_stream.events, name="events"),
