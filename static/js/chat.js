@@ -15,6 +15,7 @@ import {
   currentEpoch, deleteGroupKey, encKeyForEpoch, loadGroupKey, saveGroupKey,
 } from './keystore.js';
 import { drawQr } from './qr.js';
+import { closeGroup, initMembers, membersChanged, showGroup } from './members.js';
 import {
   FEATURE_EVENTS, afterGroupsLoaded, composeDocument, composeSent, decorateGroupItem,
   installFeatures, isValidDocument, onFeatureEvent, onIncoming, onSelect, timelineNodes,
@@ -55,7 +56,11 @@ async function loadGroups() {
   const fresh = new Map();
   for (const info of groups) {
     const previous = state.groups.get(info.id);
-    const key = (previous && previous.key) || (await loadGroupKey(userId, info.id)) || null;
+    let key = (previous && previous.key) || null;
+    // After a rotation the keystore holds a newer epoch than this page does.
+    if (!key || currentEpoch(key) !== info.epoch) {
+      key = (await loadGroupKey(userId, info.id)) || key;
+    }
     const name = await decryptName(info.id, info, key);
     fresh.set(info.id, { info, key, name, unread: previous ? previous.unread : 0 });
   }
@@ -244,8 +249,11 @@ async function selectGroup(groupId, { push = true } = {}) {
   $('member-count').textContent = `${group.info.member_count ?? '?'} members`;
   $('no-key').classList.toggle('d-none', Boolean(group.key));
   $('composer').querySelector('textarea').disabled = !group.key;
+  $('removed-notice').classList.add('d-none');
   showGroupsPanel(false);
   renderGroupList();
+  // Members, chain verification and the key epoch notice (members.js).
+  showGroup(groupId).catch(() => {});
   if (!state.hasMore.has(groupId)) {
     const page = await loadHistory(groupId);
     state.hasMore.set(groupId, page.has_more);
@@ -390,17 +398,31 @@ function bindLeave() {
     if (!groupId || !window.confirm('Leave this group? You need a new invitation to return.')) {
       return;
     }
-    await apiPost(`/api/groups/${groupId}/leave`, {});
+    try {
+      await apiPost(`/api/groups/${groupId}/leave`, {});
+    } catch (err) {
+      // An owner must hand ownership over first; the server says so.
+      $('send-error').textContent = err.message || 'Leaving failed.';
+      return;
+    }
     await deleteGroupKey(userId, groupId);
-    state.active = null;
-    state.messages.delete(groupId);
-    state.hasMore.delete(groupId);
-    history.pushState({}, '', '/chat/');
-    $('chat').classList.add('d-none');
-    $('empty').classList.remove('d-none');
-    showGroupsPanel(true);
+    closeActiveGroup();
     await loadGroups();
   });
+}
+
+/** Close the open group; `removed` says the server no longer lists us in it. */
+function closeActiveGroup(removed = false) {
+  const groupId = state.active;
+  state.active = null;
+  state.messages.delete(groupId);
+  state.hasMore.delete(groupId);
+  closeGroup();
+  history.pushState({}, '', '/chat/');
+  $('chat').classList.add('d-none');
+  $('empty').classList.remove('d-none');
+  $('removed-notice').classList.toggle('d-none', !removed);
+  showGroupsPanel(true);
 }
 
 /* ---------- live events ---------- */
@@ -442,10 +464,14 @@ function connect() {
   stream.addEventListener('message', (event) => {
     onMessageEvent(JSON.parse(event.data)).catch(() => {});
   });
-  stream.addEventListener('members', () => {
+  stream.addEventListener('members', (event) => {
+    const changed = JSON.parse(event.data).group;
     loadGroups().then(() => {
       const group = state.groups.get(state.active);
       if (group) $('member-count').textContent = `${group.info.member_count} members`;
+      // The open group is gone from our list: we were removed from it.
+      if (state.active === changed && !group) closeActiveGroup(true);
+      return membersChanged(changed);
     }).catch(() => {});
   });
   for (const kind of FEATURE_EVENTS) {
@@ -503,6 +529,9 @@ async function start() {
     userId, state, messageStore, renderMessages, renderGroupList, loadGroups, loadOlder,
     decryptMessage, sendDocument, createGroup, showInvite, groupLabel,
     openGroup: (groupId) => selectGroup(groupId),
+  });
+  initMembers({
+    userId, groupOf: (groupId) => state.groups.get(groupId) || null, reloadGroups: loadGroups,
   });
   bindMedia({ userId, state, sendDocument });
   connect();

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from groups import services
 from groups.models import Group
 from tests.conftest import group_id, make_user
 from tests.hashwhisper.testing import FAST_HASHER, plain_static_storages
+from tests.integrity.browser import ChainPage, chain_page_in_thread
+from tests.support.browser import chromium_missing_reason
 
 Person = tuple[User, TOTPDevice]
 
@@ -70,3 +73,14 @@ def make_group(db: None) -> GroupMaker:
         return group, spec.token
 
     return build
+
+
+@pytest.fixture(scope="module")
+def chain_page() -> Iterator[ChainPage]:
+    """chain.js in Chromium, one page for a test module."""
+    reason = chromium_missing_reason()
+    if reason is not None:
+        print(f"skipping chain browser tests: {reason}", file=sys.stderr)
+        pytest.skip(reason)
+    with chain_page_in_thread() as page:
+        yield page
