@@ -25,9 +25,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
+from django_eventstream.models import Event as StoredEvent
 
 from accounts.models import User
 from chat.models import Message
+from chat.realtime.storage import purge_event_backlog
 from groups.models import Group
 from media_vault import storage as blob_files
 from media_vault.models import ORPHAN_SECONDS, Blob
@@ -112,6 +114,7 @@ class PurgeCounts:
     messages: int = 0
     blobs: int = 0
     files: int = 0
+    events: int = 0
 
     def add(self, other: "PurgeCounts") -> None:
         for field in fields(self):
@@ -282,11 +285,27 @@ def shred_rowless_files(batch_size: int) -> int:
 # The purge -----------------------------------------------------------------
 
 
+def event_cutoff(now: datetime) -> datetime:
+    """Stored stream events older than this may name purged messages.
+
+    Message events are read back from the message table itself (see
+    chat.realtime.storage), so they disappear with their messages; what is
+    left is django-eventstream's own event table, kept no longer than the
+    longest retention.
+    """
+    return now - timedelta(days=server_retention_days())
+
+
+def stored_events_before(now: datetime) -> QuerySet[StoredEvent]:
+    return StoredEvent.objects.filter(created__lt=event_cutoff(now))
+
+
 def count_expired(now: datetime, batch_size: int) -> PurgeCounts:
     return PurgeCounts(
         messages=expired_messages(now).count(),
         blobs=expired_blobs(now).count(),
         files=sum(1 for _ in rowless_files(batch_size)),
+        events=stored_events_before(now).count(),
     )
 
 
@@ -311,6 +330,7 @@ def purge_expired(
             blobs=drain(delete_blob_batch, expired_blobs(moment), batch_size),
             messages=drain(delete_message_batch, expired_messages(moment), batch_size),
             files=shred_rowless_files(batch_size),
+            events=purge_event_backlog(event_cutoff(moment)),
         )
     log.info(
         "purge %s %s",

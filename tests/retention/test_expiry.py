@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from chat.models import Message
+from chat.realtime.storage import MessageStorage
 from groups.models import Group
 from tests.conftest import SecureClient
 from tests.retention.conftest import expire
@@ -123,3 +124,22 @@ def test_non_member_cannot_read_group_retention(
         bob_client.post(url, {"days": 1}, content_type="application/json").status_code
         == 404
     )
+
+
+def test_expired_message_is_gone_from_the_stream_backlog_before_purge(
+    alice: Any,
+    group_with_alice: dict[str, Any],
+    post_message: Callable[[str], dict[str, Any]],
+) -> None:
+    user, _ = alice
+    channel = f"user-{user.pk}"
+    kept = post_message(group_with_alice["id"])["id"]
+    gone = post_message(group_with_alice["id"])["id"]
+    backlog = MessageStorage()
+    assert [e.id for e in backlog.get_events(channel, 0)] == [kept, gone]
+
+    expire(gone)
+
+    assert [e.id for e in backlog.get_events(channel, 0)] == [kept]
+    recent = backlog.get_recent(channel, gone, timezone.now() - timedelta(hours=1))
+    assert [e.id for e in recent] == [kept]

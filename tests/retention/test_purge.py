@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models.signals import post_delete, pre_delete
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django_eventstream.models import Event as StoredEvent
 
 from accounts.models import User
 from chat import retention
@@ -71,6 +72,7 @@ def test_purge_removes_expired_rows_and_files_and_spares_the_rest(
         "removed 1 expired messages",
         "removed 1 expired or orphaned blobs",
         "removed 0 blob files without a row",
+        "removed 0 stored stream events",
     ]
     assert not Message.objects.filter(pk=old.pk).exists()
     assert not Blob.objects.filter(pk=old_blob.pk).exists()
@@ -161,6 +163,7 @@ def test_rowless_files_and_fileless_rows_are_cleaned_without_error(
         "removed 1 expired messages",
         "removed 1 expired or orphaned blobs",
         "removed 1 blob files without a row",
+        "removed 0 stored stream events",
     ]
     assert not Blob.objects.filter(pk=gone_blob.pk).exists()
     assert not stray_file.exists()
@@ -201,6 +204,7 @@ def test_dry_run_counts_and_changes_nothing(blob_root: Path) -> None:
         "would remove 3 expired messages",
         "would remove 1 expired or orphaned blobs",
         "would remove 0 blob files without a row",
+        "would remove 0 stored stream events",
     ]
     assert Message.objects.count() == 5
     assert Blob.objects.count() == 1 and path.exists()
@@ -240,7 +244,7 @@ def test_purge_logs_counts_only(
     purge_lines = [
         r.getMessage() for r in caplog.records if r.name == "hashwhisper.retention"
     ]
-    assert purge_lines == ["purge finished messages=2 blobs=0 files=0"]
+    assert purge_lines == ["purge finished messages=2 blobs=0 files=0 events=0"]
 
 
 @pytest.mark.parametrize(
@@ -355,3 +359,20 @@ def test_purged_message_leaves_its_blob_expired_not_attached(blob_root: Path) ->
     blob.refresh_from_db()
     assert blob.message_id is None
     assert blob.expires_at <= timezone.now()
+
+
+@pytest.mark.django_db
+def test_stored_stream_events_older_than_the_retention_are_purged(
+    blob_root: Path,
+) -> None:
+    old = StoredEvent.objects.create(channel="user-1", type="message", data="{}")
+    fresh = StoredEvent.objects.create(channel="user-1", type="message", data="{}")
+    StoredEvent.objects.filter(pk=old.pk).update(
+        created=timezone.now() - timedelta(days=8)
+    )
+
+    assert retention.purge_expired(dry_run=True).events == 1
+    assert retention.purge_expired().events == 1
+
+    remaining = set(StoredEvent.objects.values_list("pk", flat=True))
+    assert old.pk not in remaining and fresh.pk in remaining
