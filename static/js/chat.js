@@ -78,12 +78,13 @@ function renderGroupList() {
   list.replaceChildren();
   $('no-groups').classList.toggle('d-none', state.groups.size > 0);
   for (const [id, group] of state.groups) {
-    const item = document.createElement('li');
+    // A list of plain buttons: a list item cannot also be a button.
+    const item = document.createElement('button');
+    item.type = 'button';
     item.className = 'list-group-item list-group-item-action d-flex align-items-center gap-2';
     item.classList.toggle('active', id === state.active);
-    item.tabIndex = 0;
+    if (id === state.active) item.setAttribute('aria-current', 'true');
     item.dataset.groupId = id;
-    item.setAttribute('role', 'button');
     const icon = document.createElement('i');
     icon.className = group.key ? 'fa-solid fa-lock' : 'fa-solid fa-key';
     icon.setAttribute('aria-hidden', 'true');

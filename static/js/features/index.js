@@ -12,6 +12,7 @@
 
 import { ApiError, apiGet, apiPost } from '../api.js';
 import { nameAad, open, seal } from '../crypto.js';
+import { encKeyForEpoch } from '../keystore.js';
 import {
   MAX_BODY, editDocument, isShown, isValidDocument, messageDocument, reactionDocument,
 } from './doc.js';
@@ -35,7 +36,7 @@ let ctx = null;
 const lastRead = new Map(); // group id -> newest id marked read on the server
 const dividers = new Map(); // group id -> divider position for this visit
 let compose = null; // {mode: 'reply'|'edit', id: number}
-let markTimer = 0;
+const markTimers = new Map(); // group id -> pending read-marker timer
 
 const el = (role) => document.querySelector(`[data-role="${role}"]`);
 const mine = (raw) => String(raw.sender) === ctx.userId;
@@ -141,12 +142,13 @@ async function deleteMessage(messageId) {
   const groupId = ctx.state.active;
   if (!(await confirmDelete())) return;
   const store = ctx.messageStore(groupId);
-  // My edits of the message hold its text too: they go first.
+  // My edits of the message hold its text too, so they go as well; the
+  // message goes first, so no one sees an older text come back meanwhile.
   const edits = [...store.values()].filter(
     (e) => !e.failed && e.doc && e.doc.type === 'edit' && e.doc.target === messageId
       && mine(e.raw),
   );
-  for (const id of [...edits.map((e) => e.raw.id), messageId]) {
+  for (const id of [messageId, ...edits.map((e) => e.raw.id)]) {
     try {
       await apiDelete(`/api/groups/${groupId}/messages/${id}`);
     } catch (err) {
@@ -246,14 +248,22 @@ function newestId(groupId) {
   return store.size ? Math.max(...store.keys()) : 0;
 }
 
+/**
+ * Marks what the open group shows now as read, shortly after it is drawn.
+ * The newest id is taken when the list is drawn, so a message arriving after
+ * the user moved to another group stays unread.
+ */
 function scheduleMarkRead(groupId) {
-  clearTimeout(markTimer);
-  markTimer = setTimeout(() => markRead(groupId).catch(() => {}), 300);
+  if (document.visibilityState !== 'visible') return;
+  const newest = newestId(groupId);
+  clearTimeout(markTimers.get(groupId));
+  markTimers.set(groupId, setTimeout(() => {
+    markTimers.delete(groupId);
+    markRead(groupId, newest).catch(() => {});
+  }, 300));
 }
 
-async function markRead(groupId) {
-  if (document.visibilityState !== 'visible' || ctx.state.active !== groupId) return;
-  const newest = newestId(groupId);
+async function markRead(groupId, newest) {
   if (newest <= (lastRead.get(groupId) || 0)) return;
   lastRead.set(groupId, newest);
   const answer = await apiPost(`/api/groups/${groupId}/read`, { message_id: newest });
@@ -357,15 +367,28 @@ export function decorateGroupItem(item, groupId, group) {
 
 /* ---------- group name and description ---------- */
 
+/** Every key this browser holds for a group, the newest epoch first. */
+function keysNewestFirst(record) {
+  const keys = record.keys
+    ? Object.entries(record.keys).sort((a, b) => Number(b[0]) - Number(a[0])).map((e) => e[1])
+    : [];
+  return [record.encKey, ...keys.filter((key) => key !== record.encKey)];
+}
+
 async function decryptDescription(groupId) {
   const group = ctx.state.groups.get(groupId);
   if (!group || !group.key || !group.info.description) return '';
-  try {
-    const bytes = await open(group.key.encKey, group.info.description, descriptionAad(groupId));
-    return decoder.decode(bytes);
-  } catch {
-    return null;
+  // A description written before a key rotation stays sealed under the key
+  // of its epoch until the owner saves it again.
+  for (const key of keysNewestFirst(group.key)) {
+    try {
+      const bytes = await open(key, group.info.description, descriptionAad(groupId));
+      return decoder.decode(bytes);
+    } catch {
+      // Another epoch's key, perhaps; the next one is tried.
+    }
   }
+  return null;
 }
 
 async function showDescription(groupId) {
@@ -378,7 +401,8 @@ async function showDescription(groupId) {
 
 async function saveInfo(groupId, name, description) {
   const group = ctx.state.groups.get(groupId);
-  const key = group.key.encKey;
+  const key = encKeyForEpoch(group.key, group.info.epoch);
+  if (!key) throw new Error('This browser does not hold the group\'s current key.');
   const body = {
     name: await seal(key, encoder.encode(name), nameAad(groupId)),
     description: description
@@ -589,10 +613,18 @@ function bindSearch() {
 /* ---------- start ---------- */
 
 function bindDialogs() {
-  // A click on the backdrop of a modal dialog closes it, as Escape does.
   for (const dialog of document.querySelectorAll('dialog.hw-dialog')) {
+    // A click on the backdrop of a modal dialog closes it, as Escape does.
     dialog.addEventListener('click', (event) => {
       if (event.target === dialog) dialog.close();
+    });
+    // In a search field the first Escape would only clear the text; one
+    // press closes the dialog wherever the focus is.
+    dialog.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && dialog.open) {
+        event.preventDefault();
+        dialog.close();
+      }
     });
   }
 }

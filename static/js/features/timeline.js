@@ -174,6 +174,9 @@ function quote(entry, store, edits, userId) {
   button.type = 'button';
   button.className = 'hw-quote';
   button.dataset.jump = String(targetId);
+  const lead = document.createElement('span');
+  lead.className = 'visually-hidden';
+  lead.textContent = 'In reply to ';
   const who = document.createElement('span');
   who.className = 'hw-quote-sender';
   const text = document.createElement('span');
@@ -182,13 +185,12 @@ function quote(entry, store, edits, userId) {
   if (target && body !== null) {
     who.textContent = String(target.raw.sender) === userId ? 'You' : target.raw.sender_name;
     text.textContent = body.length > QUOTE_CHARS ? `${body.slice(0, QUOTE_CHARS)}…` : body;
-    button.setAttribute('aria-label', `Reply to ${who.textContent}: ${text.textContent}`);
   } else {
     who.textContent = 'Reply';
     text.textContent = target ? 'An attachment or an unreadable message' : 'The original message is not loaded or was deleted';
     button.disabled = !target;
   }
-  button.append(who, text);
+  button.append(lead, who, text);
   return button;
 }
 
