@@ -144,6 +144,9 @@ function renderChainState() {
   show('chain-alert', bad);
   show('chain-mark', bad);
   show('members-chain-alert', bad);
+  // Only a history that verifies in itself can be accepted after comparing.
+  show('chain-ack', result.status !== 'tampered');
+  show('members-chain-ack', result.status !== 'tampered');
   const text = alarm ? alarmText(alarm) : '';
   $('chain-alert-text').textContent = text;
   $('members-chain-alert-text').textContent = text;

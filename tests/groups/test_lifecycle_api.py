@@ -23,6 +23,7 @@ from integrity.models import ChainEvent
 from integrity.services import verify_group
 from tests.conftest import SecureClient, b64, make_user, sealed, verified_client
 from tests.hashwhisper.testing import Response
+from tests.media_vault import blobformat
 
 pytestmark = pytest.mark.django_db
 
@@ -459,3 +460,37 @@ def test_members_list_shows_role_joined_and_presence(
     }
     assert all(m["joined_at"].startswith("20") for m in rows.values())
     assert body["epoch"] == 1
+
+
+# Blobs -----------------------------------------------------------------------
+
+
+def test_a_removed_member_loses_the_group_blobs_at_once(
+    settings: Any,
+    tmp_path: Any,
+    alice_client: SecureClient,
+    bob: Person,
+    bob_client: SecureClient,
+    trio: str,
+) -> None:
+    settings.HASHWHISPER_MEDIA_ROOT = tmp_path / "blobs"
+    data = blobformat.encrypt(secrets.token_bytes(32), b"picture", b"aad", chunk=4096)
+    base = f"/api/groups/{trio}/blobs"
+    reserved = post(alice_client, base, {"type": "image/png", "size": len(data)})
+    assert reserved.status_code == 201, reserved.content
+    blob_url = f"{base}/{reserved.json()['id']}"
+    stored = alice_client.put(blob_url, data, content_type="application/octet-stream")
+    assert stored.status_code == 201, stored.content
+    pending = post(bob_client, base, {"type": "image/png", "size": len(data)})
+    assert pending.status_code == 201, pending.content
+    assert bob_client.get(blob_url).status_code == 200
+
+    post(alice_client, f"/api/groups/{trio}/remove", {"user": bob[0].pk})
+
+    assert bob_client.get(blob_url).status_code == 404
+    again = post(bob_client, base, {"type": "image/png", "size": len(data)})
+    assert again.status_code == 404
+    own = bob_client.put(
+        f"{base}/{pending.json()['id']}", data, content_type="application/octet-stream"
+    )
+    assert own.status_code == 404
