@@ -17,6 +17,8 @@ from accounts.models import User
 from chat.events import publish_to_members
 from chat.models import Message, ReadMarker
 from groups.models import Group, Membership
+from media_vault.models import Blob
+from media_vault.services import purge_blobs
 
 log = logging.getLogger("hashwhisper.chat")
 
@@ -39,9 +41,8 @@ class ReadState:
 def delete_message(user: User, group: Group, message_id: int) -> bool:
     """Delete the user's own message; ``False`` if the group has no such id.
 
-    The ORM delete (not a bulk query) runs the delete signals of every row
-    that cascades from the message, so an app that keeps blobs for messages
-    can shred their files in the same step.
+    The files the message carried go with it: their rows are deleted in the
+    same transaction, and media_vault shreds each file once it commits.
     """
     with transaction.atomic():
         message = (
@@ -53,9 +54,10 @@ def delete_message(user: User, group: Group, message_id: int) -> bool:
             return False
         if message.sender_id != user.pk:
             raise NotYours(message_id)
+        blobs = purge_blobs(Blob.objects.filter(message=message))
         message.delete()
         publish_to_members(group.id, "deleted", {"group": group.id, "id": message_id})
-    log.info("message deleted id=%s group=%s", message_id, group.id)
+    log.info("message deleted id=%s group=%s blobs=%s", message_id, group.id, blobs)
     return True
 
 

@@ -34,7 +34,9 @@ def shared_group(
 
 def post_message(client: SecureClient, group_id: str) -> int:
     response = client.post(
-        f"/api/groups/{group_id}/messages", sealed(), content_type="application/json"
+        f"/api/groups/{group_id}/messages",
+        {**sealed(), "epoch": 1},
+        content_type="application/json",
     )
     assert response.status_code == 201, response.content
     return int(response.json()["id"])

@@ -1,5 +1,6 @@
 """Deleting messages, read markers and the encrypted group description."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -8,8 +9,10 @@ from django.test import Client
 from accounts.models import User
 from chat.models import Message, ReadMarker
 from groups.models import Group
+from media_vault.models import Blob
 from tests.conftest import SecureClient, make_user, sealed, verified_client
 from tests.features.conftest import post_message
+from tests.media_vault.conftest import encrypted, files_under, reserve_and_upload
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -106,7 +109,7 @@ def test_the_delete_log_line_names_ids_only(
     alice_client: SecureClient,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    body = sealed()
+    body = {**sealed(), "epoch": 1}
     response = alice_client.post(
         f"/api/groups/{shared_group['id']}/messages", body, content_type=JSON
     )
@@ -114,7 +117,8 @@ def test_the_delete_log_line_names_ids_only(
     caplog.set_level("INFO", logger="hashwhisper")
     delete(alice_client, shared_group["id"], message_id)
     lines = [r.getMessage() for r in caplog.records if "deleted" in r.getMessage()]
-    assert lines == [f"message deleted id={message_id} group={shared_group['id']}"]
+    group_id = shared_group["id"]
+    assert lines == [f"message deleted id={message_id} group={group_id} blobs=0"]
     assert body["ciphertext"] not in caplog.text
 
 
@@ -293,3 +297,28 @@ def test_a_non_member_cannot_change_the_group(
     mallory = verified_client(*make_user("mallory"))
     response = info(mallory, shared_group["id"], {"description": sealed()})
     assert response.status_code == 404
+
+
+def test_deleting_a_message_shreds_the_file_it_carried(
+    shared_group: dict[str, Any],
+    alice_client: SecureClient,
+    settings: Any,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.HASHWHISPER_MEDIA_ROOT = tmp_path / "blobs"
+    group_id = shared_group["id"]
+    blob_id = reserve_and_upload(alice_client, group_id, encrypted(3000).data)
+    response = alice_client.post(
+        f"/api/groups/{group_id}/messages",
+        {**sealed(60), "epoch": 1, "blobs": [blob_id]},
+        content_type=JSON,
+    )
+    message_id = response.json()["id"]
+    assert len(files_under(settings.HASHWHISPER_MEDIA_ROOT)) == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert delete(alice_client, group_id, message_id).status_code == 200
+
+    assert not Blob.objects.filter(pk=blob_id).exists()
+    assert files_under(settings.HASHWHISPER_MEDIA_ROOT) == []
