@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -22,7 +23,15 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
-from tests.conftest import PASSWORD, SecureClient
+from tests.conftest import (
+    PASSWORD,
+    SecureClient,
+    b64,
+    group_id,
+    sealed,
+    verified_client,
+)
+from tests.media_vault import blobformat
 
 PLAIN_STATIC_STORAGE = "django.contrib.staticfiles.storage.StaticFilesStorage"
 
@@ -104,3 +113,48 @@ def carol(db: None) -> Account:
     )
     device = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
     return user, device
+
+
+@pytest.fixture
+def world(carol: Account, settings: Any, tmp_path: Path) -> dict[str, Any]:
+    """Carol (verified staff) with a group, a message and an uploaded blob."""
+    settings.HASHWHISPER_MEDIA_ROOT = tmp_path / "blobs"
+    client = verified_client(*carol)
+    body = {
+        "id": group_id(),
+        "salt": b64(secrets.token_bytes(16)),
+        "iterations": 600_000,
+        "token": b64(secrets.token_bytes(32)),
+        "name": sealed(20),
+    }
+    created = client.post("/api/groups/", body, content_type="application/json")
+    assert created.status_code == 201, created.content
+    group = created.json()
+    posted = client.post(
+        f"/api/groups/{group['id']}/messages",
+        {**sealed(), "epoch": group["epoch"]},
+        content_type="application/json",
+    )
+    assert posted.status_code == 201, posted.content
+    data = blobformat.encrypt(secrets.token_bytes(32), b"picture", b"aad", chunk=4096)
+    reserved = client.post(
+        f"/api/groups/{group['id']}/blobs",
+        {"type": "image/png", "size": len(data)},
+        content_type="application/json",
+    )
+    assert reserved.status_code == 201, reserved.content
+    blob_id = reserved.json()["id"]
+    stored = client.put(
+        f"/api/groups/{group['id']}/blobs/{blob_id}",
+        data,
+        content_type="application/octet-stream",
+    )
+    assert stored.status_code == 201, stored.content
+    return {
+        "client": client,
+        "samples": {
+            "group_id": group["id"],
+            "message_id": str(posted.json()["id"]),
+            "blob_id": blob_id,
+        },
+    }
