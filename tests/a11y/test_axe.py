@@ -30,6 +30,15 @@ Theme = Literal["light", "dark"]
 THEMES: tuple[Theme, ...] = ("light", "dark")
 T = flows.TIMEOUT_MS
 
+ACCOUNT_PAGES = (
+    "/accounts/security/",
+    "/accounts/security/password/",
+    "/accounts/security/recovery-codes/",
+    "/accounts/security/authenticator/",
+    "/accounts/security/delete/",
+    "/accounts/my-data/",
+)
+
 RUN_AXE = """async () => {
   const result = await axe.run(document, { resultTypes: ['violations'] });
   return result.violations.map((v) => ({
@@ -193,6 +202,20 @@ def test_every_page_and_dialog_has_no_serious_violation(
     page.locator("#hw-join [data-role=status]", has_text="").wait_for(timeout=T)
     check(page, "join page", report)
 
+    from playwright.sync_api import Error as PlaywrightError
+
+    # The account pages; a page that needs a form posted first is skipped.
+    checked = []
+    for path in ACCOUNT_PAGES:
+        try:
+            response = page.goto(f"{base}{path}")
+        except PlaywrightError:
+            continue  # Chromium refuses to show an error answer without a body.
+        if response is not None and response.ok and page.url.endswith(path):
+            check(page, path, report)
+            checked.append(path)
+    assert "/accounts/security/" in checked
+
     page.goto(f"{base}/chat/")
     page.click("form[action$='/logout/'] button")
     page.wait_for_url(re.compile(r"/accounts/login/"), timeout=T)
@@ -201,6 +224,10 @@ def test_every_page_and_dialog_has_no_serious_violation(
     page.click("button[type=submit]")
     page.locator("#id_code").wait_for(timeout=T)
     check(page, "login code step", report)
+    if page.locator("a[href$='/login/recovery/']").count():
+        page.click("a[href$='/login/recovery/']")
+        page.wait_for_url(re.compile(r"/login/recovery/$"), timeout=T)
+        check(page, "login with a recovery code", report)
 
     assert report == {}, describe(report)
 
