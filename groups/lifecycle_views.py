@@ -6,6 +6,7 @@ not members get the same 404 as for a group that does not exist.
 
 from django.http import HttpRequest, JsonResponse
 
+from chat.feature_views import MAX_DESCRIPTION_CIPHERTEXT
 from groups import services
 from groups.access import group_for_member
 from groups.views import (
@@ -73,6 +74,11 @@ def rotate(request: HttpRequest, group_id: str) -> JsonResponse:
     name_ct, name_nonce, name_tag = sealed_fields(
         object_field(data, "name"), MAX_NAME_CIPHERTEXT
     )
+    description = None
+    if data.get("description") is not None:
+        description = sealed_fields(
+            object_field(data, "description"), MAX_DESCRIPTION_CIPHERTEXT
+        )
     spec = services.Rotation(
         epoch=int_field(data, "epoch", low=1, high=2**31 - 1),
         salt=b64_field(data, "salt", min_len=16, max_len=64),
@@ -83,6 +89,7 @@ def rotate(request: HttpRequest, group_id: str) -> JsonResponse:
         name_ciphertext=name_ct,
         name_nonce=name_nonce,
         name_tag=name_tag,
+        description=description,
     )
     try:
         rotated = services.rotate_secret(user, group, spec)

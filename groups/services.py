@@ -199,6 +199,9 @@ class Rotation:
     name_ciphertext: bytes
     name_nonce: bytes
     name_tag: bytes
+    # (ciphertext, nonce, tag) of the description sealed again, if there is
+    # one; without it the old description stays, readable with the old key.
+    description: tuple[bytes, bytes, bytes] | None = None
 
 
 def rotate_secret(owner: User, group: Group, spec: Rotation) -> Group:
@@ -222,17 +225,23 @@ def rotate_secret(owner: User, group: Group, spec: Rotation) -> Group:
         locked.name_nonce = spec.name_nonce
         locked.name_tag = spec.name_tag
         locked.epoch = locked.epoch + 1
-        locked.save(
-            update_fields=[
-                "salt",
-                "iterations",
-                "token_hash",
-                "name_ciphertext",
-                "name_nonce",
-                "name_tag",
-                "epoch",
-            ]
-        )
+        fields = [
+            "salt",
+            "iterations",
+            "token_hash",
+            "name_ciphertext",
+            "name_nonce",
+            "name_tag",
+            "epoch",
+        ]
+        if spec.description is not None:
+            (
+                locked.description_ciphertext,
+                locked.description_nonce,
+                locked.description_tag,
+            ) = spec.description
+            fields += ["description_ciphertext", "description_nonce", "description_tag"]
+        locked.save(update_fields=fields)
         record(locked, Kind.ROTATE, owner, None)
         publish_to_members(group.id, "members", {"group": group.id})
     log.info("secret rotated group=%s epoch=%s", group.id, locked.epoch)

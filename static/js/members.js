@@ -15,9 +15,10 @@ import {
 } from './chain.js';
 import {
   DEFAULT_ITERATIONS, SALT_BYTES, b64encode, deriveGroupKeys, invitationFragment, nameAad,
-  newGroupSecret, randomBytes, seal,
+  newGroupSecret, open, randomBytes, seal,
 } from './crypto.js';
-import { currentEpoch, saveGroupKey } from './keystore.js';
+import { descriptionAad } from './features/index.js';
+import { currentEpoch, encKeyForEpoch, saveGroupKey } from './keystore.js';
 import { drawQr } from './qr.js';
 
 const $ = (role) => document.querySelector(`[data-role="${role}"]`);
@@ -218,9 +219,30 @@ function showInvitation(groupId, secret) {
 }
 
 /**
- * Makes a new secret, salt and token here, seals the name again under the new key and
- * asks the server to move the group to the next epoch. The new key is stored beside
- * the old ones, and the new invitation is shown for the owner to pass on.
+ * The group's description sealed again under `encKey`, or undefined when there is none
+ * or no key of this browser opens it (it then stays as it was, under its old key).
+ */
+async function resealedDescription(group, groupId, encKey) {
+  const sealed = group.info.description;
+  if (!sealed) return undefined;
+  const aad = descriptionAad(groupId);
+  const epochs = Object.keys(group.key.keys || {}).map(Number).sort((a, b) => b - a);
+  for (const epoch of epochs) {
+    try {
+      const text = await open(encKeyForEpoch(group.key, epoch), sealed, aad);
+      return seal(encKey, text, aad);
+    } catch {
+      // Sealed under another epoch's key; the next one is tried.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Makes a new secret, salt and token here, seals the name (and the description, if any)
+ * again under the new key and asks the server to move the group to the next epoch. The
+ * new key is stored beside the old ones, and the new invitation is shown for the owner
+ * to pass on.
  */
 async function rotate(groupId) {
   const group = hooks.groupOf(groupId);
@@ -232,12 +254,14 @@ async function rotate(groupId) {
   const iterations = DEFAULT_ITERATIONS;
   const { encKey, memberToken } = await deriveGroupKeys(secret, salt, iterations);
   const name = await seal(encKey, textEncoder.encode(group.name), nameAad(groupId));
+  const description = await resealedDescription(group, groupId, encKey);
   const rotated = await apiPost(`/api/groups/${groupId}/rotate`, {
     epoch: group.info.epoch,
     salt: b64encode(salt),
     iterations,
     token: b64encode(memberToken),
     name,
+    description,
   });
   // The invitation is shown even if storing fails: it holds the new secret.
   showInvitation(groupId, secret);

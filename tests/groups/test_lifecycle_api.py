@@ -350,6 +350,26 @@ def test_a_rotation_from_a_stale_epoch_is_refused_409(
     assert "epoch 2" in assert_refused(response, 409, trio, before)
 
 
+def test_rotation_reseals_the_description_when_sent(
+    alice_client: SecureClient, trio: str
+) -> None:
+    old = sealed(30)
+    Group.objects.filter(pk=trio).update(
+        description_ciphertext=base64.b64decode(old["ciphertext"]),
+        description_nonce=base64.b64decode(old["nonce"]),
+        description_tag=base64.b64decode(old["tag"]),
+    )
+    url = f"/api/groups/{trio}/rotate"
+    assert post(alice_client, url, rotation_body(trio)).status_code == 200
+    assert alice_client.get("/api/groups/").json()["groups"][0]["description"] == old
+
+    new = sealed(30)
+    rotated = post(alice_client, url, {**rotation_body(trio, 2), "description": new})
+
+    assert rotated.status_code == 200, rotated.content
+    assert rotated.json()["description"] == new
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -358,6 +378,8 @@ def test_a_rotation_from_a_stale_epoch_is_refused_409(
         {"token": b64(b"x" * 31)},
         {"name": "not sealed"},
         {"epoch": "1"},
+        {"description": "not sealed"},
+        {"description": {**sealed(20), "nonce": b64(b"short")}},
     ],
 )
 def test_weak_or_malformed_rotations_are_refused_400(
