@@ -145,6 +145,11 @@ def store_upload(blob: Blob, read: Callable[[int], bytes]) -> Blob:
         if exc.errno in STORAGE_FULL_ERRNOS:
             raise StorageFull from exc
         raise StorageFailed from exc
+    except Exception as exc:
+        # An object store reports its failures in its own exception types.
+        discard(blob)
+        log.exception("blob store failed id=%s", blob.id)
+        raise StorageFailed from exc
     except BaseException:
         discard(blob)
         raise
@@ -158,7 +163,7 @@ def mark_stored(blob: Blob, name: str) -> Blob:
     if not stored:
         # The row went away while the file was written (its group or
         # uploader was deleted): the new file must not outlive it.
-        storage.shred_file(storage.path_of(name))
+        storage.destroy(name)
         raise ApiError(404, "No such file.")
     blob.state, blob.storage_name = Blob.State.STORED, name
     log.info("blob stored id=%s group=%s size=%s", blob.id, blob.group_id, blob.size)

@@ -22,11 +22,11 @@ log = logging.getLogger("hashwhisper.media")
 
 def shred_later(storage_name: str) -> None:
     try:
-        path = storage.path_of(storage_name)
+        storage.path_of(storage_name)
     except ValueError:
         log.error("blob row held an invalid storage name")
         return
-    transaction.on_commit(lambda: storage.shred_file(path), robust=True)
+    transaction.on_commit(lambda: storage.destroy(storage_name), robust=True)
 
 
 @receiver(post_delete, sender=Blob)

@@ -1,22 +1,33 @@
-"""Ciphertext files on disk: streaming writes, random sharded names, shredding.
+"""Ciphertext files: streaming writes, random sharded names, shredding.
 
-Files live under ``HASHWHISPER_MEDIA_ROOT`` as ``ab/cd/<32 hex digits>``: a
-random name chosen here, never a blob id or anything a client sent. An
-upload is written to ``incoming/`` first and renamed into place only once it
-is complete and synced, so a crash or a refusal never leaves a partial file
+Files are named ``ab/cd/<32 hex digits>``: a random name chosen here, never
+a blob id or anything a client sent. An upload is written to ``incoming/``
+under ``HASHWHISPER_MEDIA_ROOT`` first and moved into place only once it is
+complete and synced, so a crash or a refusal never leaves a partial file
 where a download could find it.
+
+By default the files live in that folder too (``STORAGES["blobs"]`` is a
+``FileSystemStorage`` there) and are renamed into place. When the blob
+storage is an object store shared by several app machines (see
+hashwhisper.blob_store and docs/deploy.md), the finished file is uploaded to
+it instead, and read from and deleted there.
 """
 
+from __future__ import annotations
+
 import contextlib
+import errno
 import os
 import secrets
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage, Storage, storages
 
 READ_BYTES = 64 * 1024
 SHRED_BYTES = 64 * 1024
@@ -64,6 +75,50 @@ def path_of(storage_name: str) -> Path:
     ):
         raise ValueError("not a storage name")
     return root() / storage_name
+
+
+def object_store() -> Storage | None:
+    """The shared blob store, or None when blobs are local files."""
+    if "blobs" not in settings.STORAGES:
+        return None
+    store = storages["blobs"]
+    return None if isinstance(store, FileSystemStorage) else store
+
+
+def publish_remote(store: Storage, temp: Path, name: str) -> None:
+    with temp.open("rb") as handle:
+        saved = store.save(name, File(handle))
+    if saved != name:
+        # The random name cannot collide; a store that renamed it anyway
+        # would break the row's link to its object.
+        store.delete(saved)
+        raise OSError(errno.EEXIST, "the blob store renamed a new blob")
+
+
+def open_stored(storage_name: str) -> IO[bytes] | File[bytes]:
+    """Open a stored blob for reading, wherever it lives."""
+    path = path_of(storage_name)
+    store = object_store()
+    if store is None:
+        return path.open("rb")
+    handle: File[bytes] = store.open(storage_name, "rb")
+    return handle
+
+
+def destroy(storage_name: str) -> bool:
+    """Remove a stored blob for good; False if it was already gone.
+
+    A local file is shredded. An object in an object store cannot be
+    overwritten in place from outside, so it is deleted.
+    """
+    path = path_of(storage_name)
+    store = object_store()
+    if store is None:
+        return shred_file(path)
+    if not store.exists(storage_name):
+        return False
+    store.delete(storage_name)
+    return True
 
 
 def write_chunk(out: BinaryIO, data: bytes) -> None:
@@ -121,6 +176,11 @@ def store_stream(
             out.flush()
             os.fsync(out.fileno())
         name = new_storage_name()
+        store = object_store()
+        if store is not None:
+            publish_remote(store, temp, name)
+            temp.unlink()
+            return name
         final = root() / name
         final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.replace(temp, final)

@@ -150,14 +150,17 @@ def upload(
 def download(user: User, group_id: str, blob_id: str) -> HttpResponseBase:
     blob = access.blob_for_member(user, group_id, blob_id)
     try:
-        handle = storage.path_of(blob.storage_name).open("rb")
+        handle = storage.open_stored(blob.storage_name)
     except (OSError, ValueError) as exc:
         services.log.error("blob file missing id=%s", blob.id)
         raise ApiError(404, access.NOT_FOUND) from exc
     services.log.info("blob served id=%s size=%s", blob.id, blob.size)
-    return StreamedFileResponse(
+    response = StreamedFileResponse(
         handle,
         content_type="application/octet-stream",
         as_attachment=True,
         filename=DOWNLOAD_NAME,
     )
+    # Object-store files cannot always tell their length; the row can.
+    response["Content-Length"] = str(blob.size)
+    return response
