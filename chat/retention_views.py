@@ -11,11 +11,12 @@ from groups.views import current_user
 from hashwhisper.api import ApiError, json_api, read_json
 
 
-def retention_json(group: Group) -> dict[str, Any]:
+def retention_json(group: Group, membership: Membership) -> dict[str, Any]:
     return {
         "days": retention.retention_days(group),
         "chosen": group.retention_days,
         "server_days": retention.server_retention_days(),
+        "can_change": membership.role == Membership.Role.OWNER,
     }
 
 
@@ -35,7 +36,7 @@ def group_retention(request: HttpRequest, group_id: str) -> JsonResponse:
     user = current_user(request)
     group, membership = group_for_member(user, group_id)
     if request.method == "GET":
-        return JsonResponse(retention_json(group))
+        return JsonResponse(retention_json(group, membership))
 
     if membership.role != Membership.Role.OWNER:
         raise ApiError(403, "Only the group's owner can change its retention.")
@@ -44,4 +45,4 @@ def group_retention(request: HttpRequest, group_id: str) -> JsonResponse:
         group = retention.set_group_retention(group, days, actor=user)
     except retention.RetentionRefused as exc:
         raise ApiError(400, str(exc)) from exc
-    return JsonResponse(retention_json(group))
+    return JsonResponse(retention_json(group, membership))

@@ -54,3 +54,33 @@ def test_my_data_page_in_the_browser(server: ServerProcess, browser: Browser) ->
         assert errors == []
     finally:
         context.close()
+
+
+def test_owner_shortens_group_retention_in_the_info_dialog(
+    server: ServerProcess, browser: Browser
+) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        flows.register(
+            page,
+            server.base_url,
+            f"ed{secrets.token_hex(3)}",
+            secrets.token_urlsafe(18),
+        )
+        flows.create_group(page, "Kurzlebig")
+        page.click("[data-testid=group-info]")
+        text = page.locator("[data-testid=retention-text]")
+        text.filter(has_text="7 days").wait_for(timeout=flows.TIMEOUT_MS)
+        assert "server" in text.inner_text()
+
+        page.select_option("[data-testid=retention-days]", "2")
+        page.click("[data-testid=retention-save]")
+
+        text.filter(has_text="2 days").wait_for(timeout=flows.TIMEOUT_MS)
+        assert "chosen by the owner" in text.inner_text()
+        assert errors == []
+    finally:
+        context.close()

@@ -72,7 +72,12 @@ def test_group_retention_applies_to_new_and_stored_messages(
     )
 
     assert response.status_code == 200, response.content
-    assert response.json() == {"days": 1, "chosen": 1, "server_days": 7}
+    assert response.json() == {
+        "days": 1,
+        "chosen": 1,
+        "server_days": 7,
+        "can_change": True,
+    }
     assert Group.objects.get(pk=group_id).retention_days == 1
     assert history_ids(alice_client, group_id) == []
     fresh = Message.objects.get(pk=post_message(group_id)["id"])
@@ -108,7 +113,8 @@ def test_only_the_owner_changes_group_retention(
     assert joined.status_code in (200, 201), joined.content
     url = f"/api/groups/{group_id}/retention"
 
-    assert bob_client.get(url).json()["days"] >= 1
+    seen = bob_client.get(url).json()
+    assert seen["days"] >= 1 and seen["can_change"] is False
     refused = bob_client.post(url, {"days": 1}, content_type="application/json")
 
     assert refused.status_code == 403
