@@ -7,6 +7,7 @@ sees the same answer; entries expire by themselves and nothing is stored in
 the database.
 """
 
+import logging
 from collections.abc import Iterable
 
 from django.core.cache import cache
@@ -14,14 +15,28 @@ from django.core.cache import cache
 ONLINE_SECONDS = 75
 _PREFIX = "hw:presence:"
 
+log = logging.getLogger("hashwhisper.groups")
+
 
 def touch(user_id: int) -> None:
     """Mark the user as seen now."""
-    cache.set(f"{_PREFIX}{user_id}", 1, timeout=ONLINE_SECONDS)
+    try:
+        cache.set(f"{_PREFIX}{user_id}", 1, timeout=ONLINE_SECONDS)
+    except Exception:
+        # Presence is a convenience: a cache outage must not fail the
+        # request that lists the members.
+        log.warning("presence not recorded: cache unavailable")
 
 
 def online(user_ids: Iterable[int]) -> set[int]:
-    """The users among ``user_ids`` seen within the last ``ONLINE_SECONDS``."""
+    """The users among ``user_ids`` seen within the last ``ONLINE_SECONDS``.
+
+    Nobody is shown online while the cache cannot be read.
+    """
     keys = {f"{_PREFIX}{user_id}": user_id for user_id in user_ids}
-    found = cache.get_many(list(keys))
+    try:
+        found = cache.get_many(list(keys))
+    except Exception:
+        log.warning("presence not read: cache unavailable")
+        return set()
     return {keys[key] for key in found}

@@ -516,3 +516,20 @@ def test_a_removed_member_loses_the_group_blobs_at_once(
         f"{base}/{pending.json()['id']}", data, content_type="application/octet-stream"
     )
     assert own.status_code == 404
+
+
+def test_members_list_survives_a_cache_outage(
+    settings: Any, alice_client: SecureClient, trio: str
+) -> None:
+    # Nothing listens on port 1: every cache call fails to connect.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+
+    response = alice_client.get(f"/api/groups/{trio}/members")
+
+    assert response.status_code == 200
+    assert [m["online"] for m in response.json()["members"]] == [False] * 3
