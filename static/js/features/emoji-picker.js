@@ -55,11 +55,34 @@ function emojiButton(emoji, label) {
   return button;
 }
 
+let measure = null;
+const support = new Map();
+
+/**
+ * Whether this browser's fonts draw an emoji as one picture. An emoji newer
+ * than the installed font shows as an empty box, or a sequence falls apart
+ * into several pictures; both differ in width from a known emoji.
+ */
+function drawable(emoji) {
+  if (support.has(emoji)) return support.get(emoji);
+  if (!measure) {
+    measure = document.createElement('canvas').getContext('2d');
+    if (!measure) return true;
+    measure.font = '32px sans-serif';
+  }
+  const reference = measure.measureText('😀').width;
+  const width = measure.measureText(emoji).width;
+  const ok = width > reference * 0.8 && width < reference * 1.3;
+  support.set(emoji, ok);
+  return ok;
+}
+
 function showEmojis(list, emptyText) {
   const box = grid();
   box.replaceChildren();
-  for (const item of list.slice(0, MAX_RESULTS)) {
-    if (item.unicode) box.append(emojiButton(item.unicode, item.annotation || item.unicode));
+  const usable = list.filter((item) => item.unicode && drawable(item.unicode));
+  for (const item of usable.slice(0, MAX_RESULTS)) {
+    box.append(emojiButton(item.unicode, item.annotation || item.unicode));
   }
   if (!box.childElementCount) {
     const note = document.createElement('p');
