@@ -106,7 +106,7 @@ def test_inline_only_for_allowlisted_types_whose_bytes_match(page: Page) -> None
 
 @pytest.mark.browser
 def test_file_documents_are_checked_field_by_field(page: Page) -> None:
-    good = {
+    good: dict[str, Any] = {
         "v": 1,
         "type": "image",
         "blob": {
@@ -118,7 +118,7 @@ def test_file_documents_are_checked_field_by_field(page: Page) -> None:
         },
         "ts": 1,
     }
-    bad_blobs = [
+    bad_blobs: list[dict[str, Any]] = [
         {"id": "../" + "A" * 29},
         {"id": "A" * 10},
         {"name": ""},

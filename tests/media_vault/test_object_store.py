@@ -52,7 +52,7 @@ def test_upload_lands_in_the_store_and_reads_back(
 
     response = bob_client.get(f"/api/groups/{group_id}/blobs/{blob_id}")
     assert response.status_code == 200
-    assert b"".join(response.streaming_content) == upload.data
+    assert b"".join(response.streaming_content) == upload.data  # type: ignore[attr-defined]
     assert response["Content-Length"] == str(len(upload.data))
 
 
