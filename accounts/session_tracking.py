@@ -11,13 +11,14 @@ lock), the next request of that session is logged out.
 import logging
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_out
 from django.contrib.sessions.models import Session
+from django.db.models import Q, QuerySet
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -139,6 +140,37 @@ def forget_session(sender: Any, request: HttpRequest | None, **kwargs: Any) -> N
         row_id = request.session.get(ROW)
         if row_id is not None:
             UserSession.objects.filter(pk=row_id).delete()
+
+
+def live_since(now: datetime) -> tuple[datetime, datetime]:
+    """Rows seen before the first, or started before the second, belong to
+    sessions that the idle or absolute lifetime has already ended."""
+    idle = timedelta(seconds=settings.HASHWHISPER_SESSION_IDLE_SECONDS)
+    lifetime = timedelta(seconds=settings.HASHWHISPER_SESSION_MAX_SECONDS)
+    return now - idle, now - lifetime
+
+
+def live_sessions(user: User, now: datetime | None = None) -> QuerySet[UserSession]:
+    seen_after, started_after = live_since(now or timezone.now())
+    return UserSession.objects.filter(
+        user=user, last_seen_at__gte=seen_after, created_at__gte=started_after
+    )
+
+
+def forget_stale_sessions(now: datetime, *, dry_run: bool = False) -> int:
+    """Delete the rows of sessions that have ended by their lifetimes.
+
+    Sessions ended elsewhere (a password change, a lifetime running out)
+    leave their row behind; such a row names nothing live, so it goes.
+    """
+    seen_after, started_after = live_since(now)
+    stale = UserSession.objects.filter(
+        Q(last_seen_at__lt=seen_after) | Q(created_at__lt=started_after)
+    )
+    if dry_run:
+        return stale.count()
+    deleted, _ = stale.delete()
+    return deleted
 
 
 def end_session(user: User, row_id: int) -> bool:

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django_eventstream.models import Event as StoredEvent
 
 from accounts.models import User
+from accounts.session_tracking import forget_stale_sessions
 from chat.models import Message
 from chat.realtime.storage import purge_event_backlog
 from groups.models import Group
@@ -115,6 +116,7 @@ class PurgeCounts:
     blobs: int = 0
     files: int = 0
     events: int = 0
+    sessions: int = 0
 
     def add(self, other: "PurgeCounts") -> None:
         for field in fields(self):
@@ -306,6 +308,7 @@ def count_expired(now: datetime, batch_size: int) -> PurgeCounts:
         blobs=expired_blobs(now).count(),
         files=sum(1 for _ in rowless_files(batch_size)),
         events=stored_events_before(now).count(),
+        sessions=forget_stale_sessions(now, dry_run=True),
     )
 
 
@@ -331,6 +334,7 @@ def purge_expired(
             messages=drain(delete_message_batch, expired_messages(moment), batch_size),
             files=shred_rowless_files(batch_size),
             events=purge_event_backlog(event_cutoff(moment)),
+            sessions=forget_stale_sessions(moment),
         )
     log.info(
         "purge %s %s",

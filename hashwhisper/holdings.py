@@ -30,6 +30,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.lockout import locked_until, username_key
 from accounts.models import LoginLock, User, UserSession
+from accounts.session_tracking import live_sessions
 from chat.models import Message, ReadMarker
 from chat.retention import retention_days
 from groups.models import Group, Membership
@@ -114,7 +115,8 @@ def sign_in_failures(user: User) -> list[dict[str, Any]]:
 
 
 def sessions(user: User) -> QuerySet[UserSession]:
-    return UserSession.objects.filter(user=user).order_by("-last_seen_at")
+    """Sessions still alive by their lifetimes, most recently used first."""
+    return live_sessions(user).order_by("-last_seen_at")
 
 
 # Groups --------------------------------------------------------------------

@@ -3,16 +3,19 @@ no content and no secret, sessions that can be ended, a JSON download."""
 
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.apps import apps
 from django.contrib.sessions.models import Session
 from django.db import models
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User, UserSession
 from accounts.session_tracking import coarse_client
+from chat import retention
 from tests.admin.conftest import World, make_world
 from tests.conftest import SecureClient, verified_client
 
@@ -210,3 +213,23 @@ def test_page_needs_a_verified_login(client: Any, world: World) -> None:
 )
 def test_client_description_is_coarse(agent: str, expected: str) -> None:
     assert coarse_client(agent) == expected
+
+
+def test_sessions_ended_by_their_lifetime_are_not_listed_and_get_purged(
+    world: World,
+) -> None:
+    stale = UserSession.objects.create(
+        user=world.alice,
+        key_hash=bytes(range(32)),
+        client="Opera on Windows",
+        created_at=timezone.now() - timedelta(days=2),
+        last_seen_at=timezone.now() - timedelta(days=1),
+    )
+    client = alice_client(world)
+
+    assert "Opera on Windows" not in client.get(PAGE).content.decode()
+    counts = retention.purge_expired()
+
+    assert counts.sessions == 1
+    assert not UserSession.objects.filter(pk=stale.pk).exists()
+    assert UserSession.objects.filter(user=world.alice).exists(), "live one stays"

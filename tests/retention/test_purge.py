@@ -73,6 +73,7 @@ def test_purge_removes_expired_rows_and_files_and_spares_the_rest(
         "removed 1 expired or orphaned blobs",
         "removed 0 blob files without a row",
         "removed 0 stored stream events",
+        "removed 0 records of ended sessions",
     ]
     assert not Message.objects.filter(pk=old.pk).exists()
     assert not Blob.objects.filter(pk=old_blob.pk).exists()
@@ -164,6 +165,7 @@ def test_rowless_files_and_fileless_rows_are_cleaned_without_error(
         "removed 1 expired or orphaned blobs",
         "removed 1 blob files without a row",
         "removed 0 stored stream events",
+        "removed 0 records of ended sessions",
     ]
     assert not Blob.objects.filter(pk=gone_blob.pk).exists()
     assert not stray_file.exists()
@@ -205,6 +207,7 @@ def test_dry_run_counts_and_changes_nothing(blob_root: Path) -> None:
         "would remove 1 expired or orphaned blobs",
         "would remove 0 blob files without a row",
         "would remove 0 stored stream events",
+        "would remove 0 records of ended sessions",
     ]
     assert Message.objects.count() == 5
     assert Blob.objects.count() == 1 and path.exists()
@@ -244,7 +247,9 @@ def test_purge_logs_counts_only(
     purge_lines = [
         r.getMessage() for r in caplog.records if r.name == "hashwhisper.retention"
     ]
-    assert purge_lines == ["purge finished messages=2 blobs=0 files=0 events=0"]
+    assert purge_lines == [
+        "purge finished messages=2 blobs=0 files=0 events=0 sessions=0"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ LABELS = {
     "blobs": "expired or orphaned blobs",
     "files": "blob files without a row",
     "events": "stored stream events",
+    "sessions": "records of ended sessions",
 }
 
 
