@@ -468,6 +468,7 @@ class AttachmentView {
     bar.max = 1;
     bar.value = 0;
     bar.dataset.testid = 'download-progress';
+    bar.setAttribute('aria-label', `Opening ${this.doc.blob.name}`);
     const cancel = document.createElement('button');
     cancel.type = 'button';
     cancel.className = 'btn btn-sm btn-link';
