@@ -3,6 +3,7 @@ registration."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -275,3 +276,27 @@ def test_a_deleted_account_leaves_no_rows(
     ) == [bob[0].pk]
     members = bob_client.get(f"/api/groups/{shared.pk}/members").json()["members"]
     assert [(m["username"], m["role"]) for m in members] == [("bob", "owner")]
+
+
+@pytest.mark.parametrize(
+    ("path", "signed_in"),
+    [
+        ("/accounts/login/", False),
+        ("/accounts/register/", False),
+        ("/accounts/security/", True),
+    ],
+)
+def test_password_fields_let_password_managers_fill_them(
+    alice: Account, path: str, signed_in: bool
+) -> None:
+    client = verified_client(*alice) if signed_in else SecureClient()
+    page = client.get(path).text
+    inputs = re.findall(r"<input[^>]*>", page)
+    passwords = [tag for tag in inputs if 'type="password"' in tag]
+
+    assert passwords
+    for tag in passwords:
+        assert re.search(r'autocomplete="(current|new)-password"', tag), tag
+    for tag in inputs:
+        assert 'name="password' not in tag or 'type="password"' in tag
+    assert "onpaste" not in page.lower()

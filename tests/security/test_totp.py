@@ -307,3 +307,11 @@ def test_reset_logs_out_other_sessions(alice: Account) -> None:
 
     assert is_signed_in(here)
     assert not is_signed_in(elsewhere)
+
+
+def test_authenticator_keys_are_random_and_never_shared(db: None) -> None:
+    users = [User.objects.create(username=f"seed-{n}") for n in range(20)]
+    keys = [TOTPDevice.objects.create(user=user, name="app").bin_key for user in users]
+
+    assert all(len(key) == 20 for key in keys)
+    assert len(set(keys)) == len(keys)
