@@ -10,6 +10,7 @@ the test's own on a spare loopback port, which the test stops and starts.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import json
@@ -18,8 +19,10 @@ import queue
 import secrets
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -149,6 +152,10 @@ class Cluster:
         return dict(json.loads(result.stdout.decode().strip().splitlines()[-1]))
 
     def start_server(self, server: Server) -> None:
+        self.spawn(server)
+        wait_until_up(server)
+
+    def spawn(self, server: Server) -> None:
         with server.log_path.open("ab") as log:
             server.process = subprocess.Popen(
                 [
@@ -169,13 +176,12 @@ class Cluster:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_until_up(server)
 
     def stop_server(self, server: Server) -> None:
         if server.process is not None and server.process.poll() is None:
             server.process.terminate()
             try:
-                server.process.wait(timeout=10)
+                server.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 server.process.kill()
                 server.process.wait(timeout=5)
@@ -218,33 +224,80 @@ def start_cluster(
     env.update(extra_env or {})
     cluster = Cluster(workdir=workdir, env=env)
     database_uri = os.environ.get("HASHWHISPER_DATABASE_URI", "")
-    if database_uri:
-        cluster.pg_admin_uri = database_uri
-        cluster.pg_database = f"hw_rt_{secrets.token_hex(6)}"
-        _pg_execute(database_uri, f'CREATE DATABASE "{cluster.pg_database}"')
-        env["HASHWHISPER_DATABASE_URI"] = _pg_uri_with_database(
-            database_uri, cluster.pg_database
-        )
-    else:
-        env["HASHWHISPER_SQLITE_PATH"] = str(workdir / "db.sqlite3")
     try:
-        with (workdir / "migrate.log").open("ab") as log:
-            subprocess.run(
-                [sys.executable, "manage.py", "migrate", "--noinput"],
-                cwd=REPO_ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                check=True,
+        template = migrated_template(env)
+        if database_uri:
+            cluster.pg_admin_uri = database_uri
+            cluster.pg_database = f"hw_rt_{secrets.token_hex(6)}"
+            _pg_execute(
+                database_uri,
+                f'CREATE DATABASE "{cluster.pg_database}" TEMPLATE "{template}"',
             )
+            env["HASHWHISPER_DATABASE_URI"] = _pg_uri_with_database(
+                database_uri, cluster.pg_database
+            )
+        else:
+            shutil.copyfile(template, workdir / "db.sqlite3")
+            env["HASHWHISPER_SQLITE_PATH"] = str(workdir / "db.sqlite3")
         for index in range(count):
             server = Server(port=free_port(), log_path=workdir / f"server{index}.log")
             cluster.servers.append(server)
-            cluster.start_server(server)
+            cluster.spawn(server)
+        for server in cluster.servers:
+            wait_until_up(server)
     except BaseException:
         cluster.stop()
         raise
     return cluster
+
+
+_templates: dict[str, str] = {}
+_templates_lock = threading.Lock()
+
+
+def migrated_template(env: dict[str, str]) -> str:
+    """A migrated database that clusters copy, made once per test process.
+
+    Migrating takes seconds; copying a PostgreSQL template database or a
+    SQLite file takes a fraction of one.
+    """
+    database_uri = os.environ.get("HASHWHISPER_DATABASE_URI", "")
+    key = database_uri or "sqlite"
+    with _templates_lock:
+        if key in _templates:
+            return _templates[key]
+        migrate_env = {k: v for k, v in env.items() if k != "DJANGO_SETTINGS_MODULE"}
+        folder = Path(tempfile.mkdtemp(prefix="hw-rt-template-"))
+        if database_uri:
+            name = f"hw_rt_template_{secrets.token_hex(6)}"
+            _pg_execute(database_uri, f'CREATE DATABASE "{name}"')
+            atexit.register(
+                _pg_execute, database_uri, f'DROP DATABASE IF EXISTS "{name}"'
+            )
+            migrate_env["HASHWHISPER_DATABASE_URI"] = _pg_uri_with_database(
+                database_uri, name
+            )
+            found = name
+        else:
+            path = folder / "template.sqlite3"
+            migrate_env["HASHWHISPER_SQLITE_PATH"] = str(path)
+            atexit.register(shutil.rmtree, folder, True)
+            found = str(path)
+        with (folder / "migrate.log").open("ab") as log:
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--noinput"],
+                cwd=REPO_ROOT,
+                env=migrate_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=True,
+            )
+        if not database_uri:
+            # Fold the write-ahead log into the file, so one file is a copy.
+            with contextlib.closing(sqlite3.connect(found)) as connection:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _templates[key] = found
+        return found
 
 
 def wait_until_up(server: Server, timeout: float = 30.0) -> None:
@@ -384,7 +437,8 @@ class SseStream:
             self.status = int(status_line.split()[1])
             while reader.readline() not in (b"\r\n", b"\n", b""):
                 pass
-            kind, data, event_id = "message", [], None
+            kind, event_id = "message", None
+            data: list[str] = []
             for raw in reader:
                 line = raw.decode().rstrip("\n").rstrip("\r")
                 if line == "":
@@ -463,3 +517,87 @@ def streams(*opened: SseStream) -> Iterator[tuple[SseStream, ...]]:
 
 def message_ids(events: list[SseEvent]) -> list[int]:
     return [int(e.json()["id"]) for e in events if e.kind == "message"]
+
+
+# A populated deployment ----------------------------------------------------
+
+
+@dataclass
+class Person:
+    name: str
+    id: int
+    sessions: list[str]
+
+
+def new_group_body() -> tuple[dict[str, Any], str]:
+    """A group as a browser creates it, and the token that lets others join."""
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    token = b64(secrets.token_bytes(32))
+    body = {
+        "id": base64.urlsafe_b64encode(secrets.token_bytes(16)).rstrip(b"=").decode(),
+        "salt": b64(secrets.token_bytes(16)),
+        "iterations": 600_000,
+        "token": token,
+        "name": {
+            "ciphertext": b64(secrets.token_bytes(20)),
+            "nonce": b64(secrets.token_bytes(12)),
+            "tag": b64(secrets.token_bytes(16)),
+        },
+    }
+    return body, token
+
+
+class Deployment:
+    """A running cluster with people who hold signed-in sessions.
+
+    Tests take fresh people with ``person()`` and make groups over the API,
+    so they share the servers without seeing each other's events.
+    """
+
+    def __init__(self, cluster: Cluster, population: int = 40) -> None:
+        self.cluster = cluster
+        seeded = cluster.seed(
+            {
+                "users": [f"user{i}" for i in range(population)],
+                "sessions": {f"user{i}": 2 for i in range(population)},
+            }
+        )
+        self.people = [
+            Person(name, int(user["id"]), list(user["sessions"]))
+            for name, user in seeded["users"].items()
+        ]
+        self.taken = 0
+        self.lock = threading.Lock()
+
+    def person(self) -> Person:
+        with self.lock:
+            if self.taken >= len(self.people):
+                raise RuntimeError("the deployment ran out of people")
+            found = self.people[self.taken]
+            self.taken += 1
+            return found
+
+    def url(self, server: int = 0) -> str:
+        return self.cluster.servers[server].base_url
+
+    def api(self, person: Person, server: int = 0, session: int = 0) -> Api:
+        return Api(self.url(server), person.sessions[session])
+
+    def stream(
+        self, person: Person, server: int = 0, session: int = 0, **kwargs: Any
+    ) -> SseStream:
+        return SseStream(self.url(server), person.sessions[session], **kwargs)
+
+    def group(self, owner: Person, *members: Person) -> str:
+        body, token = new_group_body()
+        status, answer = self.api(owner).call("POST", "/api/groups/", body)
+        assert status == 201, answer
+        for member in members:
+            status, answer = self.api(member).call(
+                "POST", f"/api/groups/{body['id']}/join", {"token": token}
+            )
+            assert status == 200, answer
+        return str(body["id"])

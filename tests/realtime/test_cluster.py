@@ -1,0 +1,124 @@
+"""Two server processes on one PostgreSQL and one Redis.
+
+Streams open on the first process; everything else happens through the
+second, so each event must cross Redis to arrive.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tests.realtime.support import Deployment, message_ids, streams
+
+
+def test_posts_through_one_process_reach_the_other_in_order_exactly_once(
+    pair: Deployment,
+) -> None:
+    alice, bob = pair.person(), pair.person()
+    group = pair.group(alice, bob)
+    with streams(pair.stream(bob, server=0)) as (stream,):
+        stream.wait_open()
+        writer = pair.api(alice, server=1)
+        posted = [writer.post_message(group) for _ in range(30)]
+        received = stream.collect({"message"}, quiet=1.0)
+
+    assert message_ids(received) == posted
+    # Each event names the stream's position, which only moves forward.
+    positions = [int(e.id.split(":")[1]) for e in received if e.id]
+    assert positions == posted
+    assert all(e.json()["group"] == group for e in received)
+
+
+def test_a_non_member_cannot_listen_to_a_group(pair: Deployment) -> None:
+    alice, bob, dave = pair.person(), pair.person(), pair.person()
+    group = pair.group(alice, bob)
+    # Dave names the group and Bob's channel; the server ignores both and
+    # gives him his own channel only.
+    sneaky = f"?channel=group-{group}&channel=user-{bob.id}"
+    with streams(
+        pair.stream(dave, server=0, query=sneaky), pair.stream(bob, server=0)
+    ) as (spy, member):
+        spy.wait_open()
+        member.wait_open()
+        posted = pair.api(alice, server=1).post_message(group)
+        assert message_ids(member.collect({"message"}, quiet=0.5)) == [posted]
+        assert spy.collect({"message", "typing", "members"}, quiet=0.3) == []
+    assert spy.last_id is not None and spy.last_id.startswith(f"user-{dave.id}:")
+    # Nor can he read the group or announce himself in it.
+    status, _ = pair.api(dave, server=1).call("GET", f"/api/groups/{group}/messages")
+    assert status == 404
+
+
+def test_a_removed_member_stops_receiving_on_the_other_process(
+    pair: Deployment,
+) -> None:
+    alice, bob, carol = pair.person(), pair.person(), pair.person()
+    main = pair.group(alice, bob, carol)
+    other = pair.group(alice, carol)
+    owner = pair.api(alice, server=1)
+    with streams(pair.stream(carol, server=0)) as (stream,):
+        stream.wait_open()
+        before = owner.post_message(main)
+        assert message_ids(stream.collect({"message"}, quiet=0.5)) == [before]
+
+        status, body = owner.call(
+            "POST", f"/api/groups/{main}/remove", {"user": carol.id}
+        )
+        assert status == 200, body
+        removed = stream.next({"removed"}, timeout=5)
+        assert removed is not None and removed.json() == {"group": main}
+
+        after = [owner.post_message(main) for _ in range(3)]
+        still = owner.post_message(other)
+        received = stream.collect({"message"}, quiet=1.0)
+
+    # Nothing of the group after the removal; other groups carry on.
+    assert message_ids(received) == [still]
+    assert not set(after) & set(message_ids(received))
+
+
+def test_leaving_a_group_ends_its_events_for_every_tab(pair: Deployment) -> None:
+    alice, erin = pair.person(), pair.person()
+    group = pair.group(alice, erin)
+    with streams(
+        pair.stream(erin, server=0, session=0), pair.stream(erin, server=1, session=1)
+    ) as tabs:
+        for tab in tabs:
+            tab.wait_open()
+        status, body = pair.api(erin, server=1, session=1).call(
+            "POST", f"/api/groups/{group}/leave", {}
+        )
+        assert status == 200, body
+        for tab in tabs:
+            removed = tab.next({"removed"}, timeout=5)
+            assert removed is not None and removed.json() == {"group": group}
+        pair.api(alice, server=1).post_message(group)
+        assert [tab.collect({"message"}, quiet=0.5) for tab in tabs] == [[], []]
+
+
+def test_logging_out_through_one_process_ends_the_stream_on_the_other(
+    pair: Deployment,
+) -> None:
+    frank = pair.person()
+    with streams(
+        pair.stream(frank, server=0, session=0), pair.stream(frank, server=0, session=1)
+    ) as (ending, other):
+        ending.wait_open()
+        other.wait_open()
+        status, _ = pair.api(frank, server=1, session=0).call(
+            "POST", "/accounts/logout/", {}
+        )
+        assert status in (200, 302)
+        refusal = ending.next({"stream-error"}, timeout=5)
+        assert refusal is not None
+        assert refusal.json()["condition"] == "forbidden"
+        assert ending.ended.wait(5)
+        # The user's other session keeps its stream.
+        assert other.next({"stream-error"}, timeout=0.5) is None
+        assert not other.ended.is_set()
+    # And the ended session cannot open a new one.
+    retry = pair.stream(frank, server=0, session=0)
+    with streams(retry):
+        assert retry.ended.wait(5)
+        time.sleep(0.1)
+        assert retry.status == 401
