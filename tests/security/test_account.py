@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from accounts.models import LoginLock, User
 from chat.models import Message
 from groups.models import Group, Membership
 from tests.conftest import PASSWORD, SecureClient, group_id, sealed, verified_client
+from tests.media_vault import blobformat
 from tests.security.conftest import (
     Account,
     code_at_step,
@@ -242,9 +244,37 @@ def post_message(client: SecureClient, group: Group) -> None:
     assert response.status_code == 201, response.content
 
 
+def upload_blob(client: SecureClient, group: Group) -> str:
+    data = blobformat.encrypt(secrets.token_bytes(32), b"photo", b"aad", chunk=4096)
+    reserved = client.post(
+        f"/api/groups/{group.pk}/blobs",
+        {"type": "image/png", "size": len(data)},
+        content_type="application/json",
+    )
+    assert reserved.status_code == 201, reserved.content
+    blob_id = str(reserved.json()["id"])
+    stored = client.put(
+        f"/api/groups/{group.pk}/blobs/{blob_id}",
+        data,
+        content_type="application/octet-stream",
+    )
+    assert stored.status_code == 201, stored.content
+    return blob_id
+
+
+def files_under(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
 def test_a_deleted_account_leaves_no_rows(
-    alice: Account, bob: Account, bob_client: SecureClient
+    alice: Account,
+    bob: Account,
+    bob_client: SecureClient,
+    settings: Any,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
+    settings.HASHWHISPER_MEDIA_ROOT = tmp_path / "blobs"
     user, device = alice
     recovery.issue_codes(user)
     recovery.activate_codes(user)
@@ -253,13 +283,19 @@ def test_a_deleted_account_leaves_no_rows(
     shared, alone = make_group(user, bob[0]), make_group(user)
     for client, group in ((here, shared), (bob_client, shared), (here, alone)):
         post_message(client, group)
+    upload_blob(here, shared)
+    upload_blob(here, alone)
+    bobs_blob = upload_blob(bob_client, shared)
+    assert len(files_under(tmp_path / "blobs")) == 3
     assert user_references(user.pk)
     assert sessions_of(user.pk) == 2
     assert LoginLock.objects.exists()
 
-    response = here.post(
-        "/accounts/security/delete/", delete_body(PASSWORD, code_at_step(device, 1))
-    )
+    # Files are shredded once the deletion commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = here.post(
+            "/accounts/security/delete/", delete_body(PASSWORD, code_at_step(device, 1))
+        )
 
     assert response.status_code == 200
     assert "Your account is deleted" in response.text
@@ -274,6 +310,10 @@ def test_a_deleted_account_leaves_no_rows(
     assert list(
         Message.objects.filter(group=shared).values_list("sender", flat=True)
     ) == [bob[0].pk]
+    # Alice's files are gone from the disk; Bob's stays readable.
+    assert len(files_under(tmp_path / "blobs")) == 1
+    download = bob_client.get(f"/api/groups/{shared.pk}/blobs/{bobs_blob}")
+    assert download.status_code == 200
     members = bob_client.get(f"/api/groups/{shared.pk}/members").json()["members"]
     assert [(m["username"], m["role"]) for m in members] == [("bob", "owner")]
 

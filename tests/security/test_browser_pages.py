@@ -118,3 +118,30 @@ def test_account_pages_work_under_the_strict_headers(
         assert console.errors == []
     finally:
         context.close()
+
+
+MARKUP = '<img src=x onerror="window.__hw_xss = 1"><script>window.__hw_xss = 2</script>'
+
+
+def test_names_and_messages_reach_the_page_as_text(
+    server: ServerProcess, browser: Browser
+) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        console = Console(page)
+        flows.register(
+            page, server.base_url, "frida", "pw-" + secrets.token_urlsafe(12)
+        )
+
+        flows.create_group(page, "Group " + MARKUP)
+        flows.send(page, "Message " + MARKUP)
+
+        body = page.locator(".hw-msg-mine .hw-msg-body", has_text="Message")
+        assert body.inner_text() == "Message " + MARKUP
+        assert page.locator("[data-role=group-name]").inner_text() == "Group " + MARKUP
+        assert page.locator("[data-role=messages] img[src=x]").count() == 0
+        assert page.evaluate("() => window.__hw_xss === undefined")
+        assert console.errors == []
+    finally:
+        context.close()
