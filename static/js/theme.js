@@ -91,7 +91,8 @@ function modeName(mode) {
  */
 function syncToggle(button, mode) {
   const next = nextMode(mode);
-  const label = `Theme: ${modeName(mode)}. Switch to ${next === 'system' ? 'the system theme' : next}`;
+  const target = next === 'system' ? 'the system theme' : next;
+  const label = `Theme: ${modeName(mode)}. Switch to ${target}`;
   button.setAttribute('aria-label', label);
   button.setAttribute('title', label);
   button.dataset.themeMode = mode;

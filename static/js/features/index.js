@@ -183,7 +183,9 @@ function bindMessageList() {
     let work = null;
     if (target.dataset.copy !== undefined) work = copyFromButton(target);
     else if (target.dataset.jump) jumpTo(target.dataset.jump);
-    else if (target.dataset.reactToggle && id) work = toggleReaction(id, target.dataset.reactToggle);
+    else if (target.dataset.reactToggle && id) {
+      work = toggleReaction(id, target.dataset.reactToggle);
+    }
     else if (target.dataset.msgAction === 'react' && id) work = react(id);
     else if (target.dataset.msgAction === 'reply' && id) startReply(id);
     else if (target.dataset.msgAction === 'edit' && id) startEdit(id);

@@ -9,8 +9,12 @@
 // that usually ends the sentence is left outside.
 const LINK = /\b(?:https?:\/\/|www\.)[^\s<>"']+/giu;
 const TRAILING = /[.,;:!?)\]}'"]+$/u;
-const EMOJI_PART = /^(?:\p{Extended_Pictographic}|\p{Emoji_Modifier}|\p{Regional_Indicator}|[\u200d\ufe0f\u20e3#*0-9])+$/u;
-const PICTURE = /\p{Extended_Pictographic}|\p{Regional_Indicator}/u;
+const EMOJI_PART = new RegExp(
+  '^(?:\\p{Extended_Pictographic}|\\p{Emoji_Modifier}|\\p{Regional_Indicator}'
+    + '|[\\u200d\\ufe0f\\u20e3#*0-9])+$',
+  'u',
+);
+const PICTURE = /\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20e3/u;
 const MAX_LARGE_EMOJI = 8;
 
 function copyButton(link) {

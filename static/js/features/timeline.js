@@ -187,7 +187,9 @@ function quote(entry, store, edits, userId) {
     text.textContent = body.length > QUOTE_CHARS ? `${body.slice(0, QUOTE_CHARS)}…` : body;
   } else {
     who.textContent = 'Reply';
-    text.textContent = target ? 'An attachment or an unreadable message' : 'The original message is not loaded or was deleted';
+    text.textContent = target
+      ? 'An attachment or an unreadable message'
+      : 'The original message is not loaded or was deleted';
     button.disabled = !target;
   }
   button.append(lead, who, text);
