@@ -13,7 +13,7 @@ from django.contrib.sessions.models import Session
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import User, UserSession
 
 log = logging.getLogger("hashwhisper.accounts")
 
@@ -22,6 +22,8 @@ SEEN_AT = "hw_seen_at"
 # A request refreshes the last-seen time only when it is this old, so that
 # busy pages do not write the session on every request.
 SEEN_RESOLUTION_SECONDS = 60
+# Where accounts.session_tracking keeps the id of the session's list row.
+TRACKING_ROW = "hw_session_row"
 DB_SESSION_ENGINES = {
     "django.contrib.sessions.backends.db",
     "django.contrib.sessions.backends.cached_db",
@@ -59,13 +61,21 @@ def session_expired(request: HttpRequest) -> bool:
     return False
 
 
-def end_sessions(user: User, keep: str | None = None) -> int:
+def end_sessions(
+    user: User, keep: str | None = None, keep_row: int | None = None
+) -> int:
     """Delete every stored session of ``user`` but ``keep``; return how many.
 
     Django keeps no index from users to sessions, so the live sessions are
     read one by one. This runs only on rare actions (password change,
     authenticator reset, account deletion), where a full pass is affordable.
+    The rows of the session list (``UserSession``) follow, except
+    ``keep_row``, the kept session's own row.
     """
+    rows = UserSession.objects.filter(user=user)
+    if keep_row is not None:
+        rows = rows.exclude(pk=keep_row)
+    rows.delete()
     if settings.SESSION_ENGINE not in DB_SESSION_ENGINES:
         # Other engines cannot be listed; a password change still ends their
         # sessions through Django's session hash check on the next request.
@@ -85,4 +95,9 @@ def end_sessions(user: User, keep: str | None = None) -> int:
 
 def end_other_sessions(request: HttpRequest, user: User) -> int:
     """End every session of ``user`` except the one of this request."""
-    return end_sessions(user, keep=request.session.session_key)
+    row = request.session.get(TRACKING_ROW)
+    return end_sessions(
+        user,
+        keep=request.session.session_key,
+        keep_row=row if isinstance(row, int) else None,
+    )
