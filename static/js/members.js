@@ -84,7 +84,7 @@ function memberItem(member, ownerView) {
   if (ownerView && String(member.id) !== hooks.userId) {
     item.append(
       actionButton('owner', member.id, 'Make owner', 'btn-outline-secondary'),
-      actionButton('remove', member.id, 'Remove', 'btn-outline-danger'),
+      actionButton('remove', member.id, 'Remove', 'btn-danger'),
     );
   }
   return item;

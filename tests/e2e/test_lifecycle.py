@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.a11y.test_axe import serious
 from tests.e2e import flows
 from tests.e2e import lifecycle_flows as life
 from tests.e2e.server import ServerProcess
@@ -241,6 +242,9 @@ def test_the_browser_warns_about_tampering_rollback_and_fork(
     for page in (alice, bob, carol):
         life.open_members(page)
         numbers.append(life.safety_number(page, 3))
+        if page is alice:
+            # The owner's panel, with every control, in both themes.
+            assert [serious(page, theme) for theme in ("light", "dark")] == [[], []]
         life.close_members(page)
     assert len(set(numbers)) == 1
 
@@ -283,6 +287,8 @@ def test_the_browser_warns_about_tampering_rollback_and_fork(
     assert "#2" in (alert.text_content() or "")
     verdict = alice.locator("[data-testid=chain-status]").get_attribute("data-status")
     assert verdict == "tampered"
+    # The panel with its warning is usable with assistive technology too.
+    assert [serious(alice, theme) for theme in ("light", "dark")] == [[], []]
     assert (
         alice.locator("[data-testid=safety-number]").get_attribute("data-value") == ""
     )
