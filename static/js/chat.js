@@ -21,6 +21,11 @@ import {
   installFeatures, isValidDocument, onFeatureEvent, onIncoming, onSelect, timelineNodes,
 } from './features/index.js';
 import { attachedBlobs, attachmentElement, bindMedia, isFileDocument } from './media.js';
+import {
+  clearPresence, initPresence, onMessage as presenceOnMessage, onPresence, onTyping,
+  showPresence,
+} from './presence.js';
+import { startRealtime } from './realtime.js';
 
 const root = document.getElementById('hw-app');
 const userId = root.dataset.userId;
@@ -255,6 +260,8 @@ async function selectGroup(groupId, { push = true } = {}) {
   renderGroupList();
   // Members, chain verification and the key epoch notice (members.js).
   showGroup(groupId).catch(() => {});
+  // Who is here and who is typing (presence.js).
+  showPresence(groupId).catch(() => {});
   if (!state.hasMore.has(groupId)) {
     const page = await loadHistory(groupId);
     state.hasMore.set(groupId, page.has_more);
@@ -419,6 +426,7 @@ function closeActiveGroup(removed = false) {
   state.messages.delete(groupId);
   state.hasMore.delete(groupId);
   closeGroup();
+  clearPresence();
   history.pushState({}, '', '/chat/');
   $('chat').classList.add('d-none');
   $('empty').classList.remove('d-none');
@@ -427,10 +435,6 @@ function closeActiveGroup(removed = false) {
 }
 
 /* ---------- live events ---------- */
-
-let stream = null;
-let retryDelay = 1000;
-let connectedOnce = false;
 
 async function onMessageEvent(raw) {
   if (!state.groups.has(raw.group)) await loadGroups();
@@ -446,51 +450,50 @@ async function onMessageEvent(raw) {
 }
 
 async function catchUp() {
-  // Whatever arrived while the stream was down is read from the history API.
-  const groupId = state.active;
-  if (!groupId) return;
-  const store = messageStore(groupId);
-  const newest = store.size ? Math.max(...store.keys()) : 0;
-  const page = await loadHistory(groupId, `?after=${newest}`);
-  if (page.messages.length && state.active === groupId) renderMessages();
+  // Whatever arrived while live events were down is read from the history API, for
+  // every group this page holds messages of; messages it already has are dropped by id.
+  for (const [groupId, store] of [...state.messages]) {
+    if (!state.groups.has(groupId)) continue;
+    let newest = store.size ? Math.max(...store.keys()) : 0;
+    for (;;) {
+      const page = await apiGet(`/api/groups/${groupId}/messages?after=${newest}`);
+      for (const raw of page.messages) await onMessageEvent(raw);
+      if (!page.has_more || page.messages.length === 0) break;
+      newest = page.messages[page.messages.length - 1].id;
+    }
+  }
+}
+
+async function onMembersEvent(changed) {
+  await loadGroups();
+  const group = state.groups.get(state.active);
+  if (group) $('member-count').textContent = `${group.info.member_count} members`;
+  // The open group is gone from our list: we were removed from it.
+  if (state.active === changed && !group) closeActiveGroup(true);
+  if (group && state.active === changed) showPresence(changed).catch(() => {});
+  return membersChanged(changed);
 }
 
 function connect() {
-  stream = new EventSource('/events/');
-  stream.addEventListener('open', () => {
-    retryDelay = 1000;
-    if (connectedOnce) catchUp().catch(() => {});
-    connectedOnce = true;
-  });
-  stream.addEventListener('message', (event) => {
-    onMessageEvent(JSON.parse(event.data)).catch(() => {});
-  });
-  stream.addEventListener('members', (event) => {
-    const changed = JSON.parse(event.data).group;
-    loadGroups().then(() => {
-      const group = state.groups.get(state.active);
-      if (group) $('member-count').textContent = `${group.info.member_count} members`;
-      // The open group is gone from our list: we were removed from it.
-      if (state.active === changed && !group) closeActiveGroup(true);
-      return membersChanged(changed);
-    }).catch(() => {});
-  });
+  // One stream per browser, shared by its tabs, with back-off, resume and polling
+  // while it is down (realtime.js).
+  const handlers = {
+    message: (raw) => {
+      presenceOnMessage(raw);
+      return onMessageEvent(raw);
+    },
+    members: (data) => onMembersEvent(data.group),
+    // Our own membership ended: we left, or the owner removed us.
+    removed: (data) => onMembersEvent(data.group),
+    presence: onPresence,
+    typing: onTyping,
+  };
   for (const kind of FEATURE_EVENTS) {
-    stream.addEventListener(kind, (event) => {
-      onFeatureEvent(kind, JSON.parse(event.data)).catch(() => {});
-    });
+    handlers[kind] = (data) => onFeatureEvent(kind, data);
   }
-  stream.addEventListener('stream-error', () => {
-    // The server refused this stream for good (for example, logged out).
-    stream.close();
-  });
-  stream.addEventListener('error', () => {
-    if (stream.readyState !== EventSource.CLOSED) return;
-    // Backoff with jitter, so a server restart is not met by every client at once.
-    const wait = retryDelay / 2 + Math.random() * retryDelay;
-    retryDelay = Math.min(retryDelay * 2, 60000);
-    setTimeout(connect, wait);
-  });
+  const kinds = Object.keys(handlers);
+  const realtime = startRealtime({ userId, kinds, handlers, onGap: catchUp });
+  initPresence({ userId, realtime, activeGroup: () => state.active });
 }
 
 /* ---------- start ---------- */
