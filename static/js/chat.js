@@ -209,7 +209,10 @@ function renderMessages(keepScroll = false) {
   const oldTop = box.scrollTop;
   const loader = $('loading-older');
   box.replaceChildren(loader, ...timelineNodes(state.active, store, messageElement));
-  if (keepScroll) {
+  if (keepScroll === 'stay') {
+    // A message changed in place (reaction, edit, delete): the view stays put.
+    box.scrollTop = nearBottom ? box.scrollHeight : oldTop;
+  } else if (keepScroll) {
     box.scrollTop = oldTop + (box.scrollHeight - oldHeight);
   } else if (nearBottom || !keepScroll) {
     box.scrollTop = box.scrollHeight;
@@ -280,7 +283,8 @@ async function sendDocument(groupId, doc) {
   const raw = await apiPost(`/api/groups/${groupId}/messages`, body);
   await ingest(groupId, [raw]);
   // A reaction or an edit changes a message in place: the view stays where it is.
-  if (state.active === groupId) renderMessages(doc.type === 'reaction' || doc.type === 'edit');
+  const inPlace = doc.type === 'reaction' || doc.type === 'edit';
+  if (state.active === groupId) renderMessages(inPlace ? 'stay' : false);
 }
 
 async function sendMessage(text) {
@@ -442,7 +446,7 @@ async function onMessageEvent(raw) {
   if (added.length === 0) return;
   const fresh = onIncoming(raw.group, added);
   if (raw.group === state.active) {
-    renderMessages();
+    renderMessages(fresh ? false : 'stay');
   } else if (state.groups.has(raw.group) && fresh) {
     state.groups.get(raw.group).unread += fresh;
     renderGroupList();

@@ -156,7 +156,7 @@ async function deleteMessage(messageId) {
     }
     store.delete(id);
   }
-  if (ctx.state.active === groupId) ctx.renderMessages(true);
+  if (ctx.state.active === groupId) ctx.renderMessages('stay');
 }
 
 function jumpTo(messageId) {
@@ -331,7 +331,7 @@ export async function onFeatureEvent(kind, data) {
   if (kind === 'deleted') {
     const store = ctx.state.messages.get(data.group);
     if (store && store.delete(Number(data.id)) && ctx.state.active === data.group) {
-      ctx.renderMessages(true);
+      ctx.renderMessages('stay');
     }
   } else if (kind === 'group') {
     await ctx.loadGroups();
@@ -638,7 +638,7 @@ function bindVisibility() {
     // What arrived while the tab was hidden is marked as new, then read.
     if (newestId(groupId) > (lastRead.get(groupId) || 0)) {
       dividers.set(groupId, lastRead.get(groupId) || 0);
-      ctx.renderMessages(true);
+      ctx.renderMessages('stay');
     }
     scheduleMarkRead(groupId);
   });
