@@ -27,6 +27,11 @@ def messages_url(gid: str) -> str:
     return f"/api/groups/{gid}/messages"
 
 
+def message_body(size: int = 40) -> dict[str, Any]:
+    """A valid message body: stand-in ciphertext for key epoch 1."""
+    return {**sealed(size), "epoch": 1}
+
+
 def post_json(client: SecureClient, gid: str, body: Any) -> Response:
     return client.post(messages_url(gid), body, content_type="application/json")
 
@@ -64,7 +69,7 @@ def test_valid_message_is_stored_and_answered_201(
     alice: tuple[User, Any], alice_client: SecureClient, group_with_alice: dict
 ) -> None:
     gid = group_with_alice["id"]
-    body = sealed(100)
+    body = message_body(100)
 
     response = post_json(alice_client, gid, body)
 
@@ -84,7 +89,7 @@ def test_ciphertext_of_exactly_the_limit_is_accepted(
     alice_client: SecureClient, group_with_alice: dict
 ) -> None:
     limit = settings.HASHWHISPER_MAX_MESSAGE_BYTES
-    body = sealed(limit)
+    body = message_body(limit)
 
     response = post_json(alice_client, group_with_alice["id"], body)
 
@@ -98,8 +103,8 @@ def test_same_nonce_in_another_group_is_accepted(
     other = new_group_body()
     created = alice_client.post("/api/groups/", other, content_type="application/json")
     assert created.status_code == 201
-    first = sealed()
-    second = {**sealed(), "nonce": first["nonce"]}
+    first = message_body()
+    second = {**message_body(), "nonce": first["nonce"]}
 
     assert post_json(alice_client, group_with_alice["id"], first).status_code == 201
     assert post_json(alice_client, other["id"], second).status_code == 201
@@ -121,7 +126,7 @@ def test_post_without_csrf_token_is_refused_403(
 
     response = csrf_client.post(
         messages_url(group_with_alice["id"]),
-        sealed(),
+        message_body(),
         content_type="application/json",
         headers={"Origin": "https://testserver"},
     )
@@ -136,7 +141,7 @@ def test_post_with_csrf_token_from_page_is_accepted(
 
     response = csrf_client.post(
         messages_url(group_with_alice["id"]),
-        sealed(),
+        message_body(),
         content_type="application/json",
         headers={"X-CSRFToken": token, "Origin": "https://testserver"},
     )
@@ -153,7 +158,7 @@ def test_post_with_csrf_token_from_foreign_origin_is_refused_403(
 
     response = csrf_client.post(
         messages_url(group_with_alice["id"]),
-        sealed(),
+        message_body(),
         content_type="application/json",
         headers={"X-CSRFToken": token, "Origin": "https://evil.example"},
     )
@@ -173,7 +178,10 @@ def post_with_null_origin(
     if fetch_site is not None:
         headers["Sec-Fetch-Site"] = fetch_site
     return client.post(
-        messages_url(gid), sealed(), content_type="application/json", headers=headers
+        messages_url(gid),
+        message_body(),
+        content_type="application/json",
+        headers=headers,
     )
 
 
@@ -213,7 +221,7 @@ def test_post_with_wrong_csrf_token_is_refused_403(
 
     response = csrf_client.post(
         messages_url(group_with_alice["id"]),
-        sealed(),
+        message_body(),
         content_type="application/json",
         headers={"X-CSRFToken": "x" * 64, "Origin": "https://testserver"},
     )
@@ -229,8 +237,8 @@ def test_non_member_post_is_404_like_unknown_group(
 ) -> None:
     before = Message.objects.count()
 
-    member_group = post_json(bob_client, group_with_alice["id"], sealed())
-    unknown_group = post_json(bob_client, group_id(), sealed())
+    member_group = post_json(bob_client, group_with_alice["id"], message_body())
+    unknown_group = post_json(bob_client, group_id(), message_body())
 
     error = assert_refused(member_group, 404, before)
     assert_refused(unknown_group, 404, before)
@@ -241,7 +249,7 @@ def test_non_member_read_is_404_like_unknown_group(
     alice_client: SecureClient, bob_client: SecureClient, group_with_alice: dict
 ) -> None:
     gid = group_with_alice["id"]
-    assert post_json(alice_client, gid, sealed()).status_code == 201
+    assert post_json(alice_client, gid, message_body()).status_code == 201
 
     existing = bob_client.get(messages_url(gid))
     unknown = bob_client.get(messages_url(group_id()))
@@ -259,11 +267,11 @@ def test_reused_nonce_is_refused_409(
     alice_client: SecureClient, group_with_alice: dict
 ) -> None:
     gid = group_with_alice["id"]
-    first = sealed()
+    first = message_body()
     assert post_json(alice_client, gid, first).status_code == 201
     before = Message.objects.count()
 
-    response = post_json(alice_client, gid, {**sealed(), "nonce": first["nonce"]})
+    response = post_json(alice_client, gid, {**message_body(), "nonce": first["nonce"]})
 
     assert_refused(response, 409, before)
 
@@ -272,7 +280,7 @@ def test_reused_nonce_is_refused_409(
 def test_nonce_of_wrong_length_is_refused_400(
     alice_client: SecureClient, group_with_alice: dict, length: int
 ) -> None:
-    body = {**sealed(), "nonce": b64(secrets.token_bytes(length))}
+    body = {**message_body(), "nonce": b64(secrets.token_bytes(length))}
 
     response = post_json(alice_client, group_with_alice["id"], body)
 
@@ -283,7 +291,7 @@ def test_nonce_of_wrong_length_is_refused_400(
 def test_tag_of_wrong_length_is_refused_400(
     alice_client: SecureClient, group_with_alice: dict, length: int
 ) -> None:
-    body = {**sealed(), "tag": b64(secrets.token_bytes(length))}
+    body = {**message_body(), "tag": b64(secrets.token_bytes(length))}
 
     response = post_json(alice_client, group_with_alice["id"], body)
 
@@ -335,7 +343,7 @@ BAD_BASE64 = {
 def test_bad_base64_is_refused_400(
     alice_client: SecureClient, group_with_alice: dict, field: str, value: Any
 ) -> None:
-    body = {**sealed(), field: value}
+    body = {**message_body(), field: value}
 
     response = post_json(alice_client, group_with_alice["id"], body)
 
@@ -346,7 +354,7 @@ def test_bad_base64_is_refused_400(
 def test_missing_field_is_refused_400(
     alice_client: SecureClient, group_with_alice: dict, field: str
 ) -> None:
-    body = sealed()
+    body = message_body()
     del body[field]
 
     response = post_json(alice_client, group_with_alice["id"], body)
@@ -357,7 +365,7 @@ def test_missing_field_is_refused_400(
 def test_empty_ciphertext_is_refused_400(
     alice_client: SecureClient, group_with_alice: dict
 ) -> None:
-    body = {**sealed(), "ciphertext": ""}
+    body = {**message_body(), "ciphertext": ""}
 
     response = post_json(alice_client, group_with_alice["id"], body)
 
@@ -367,7 +375,7 @@ def test_empty_ciphertext_is_refused_400(
 def test_ciphertext_over_the_limit_is_refused_413(
     alice_client: SecureClient, group_with_alice: dict
 ) -> None:
-    body = sealed(settings.HASHWHISPER_MAX_MESSAGE_BYTES + 1)
+    body = message_body(settings.HASHWHISPER_MAX_MESSAGE_BYTES + 1)
 
     response = post_json(alice_client, group_with_alice["id"], body)
 
@@ -440,7 +448,7 @@ def test_json_content_type_with_charset_is_accepted(
 ) -> None:
     response = alice_client.post(
         messages_url(group_with_alice["id"]),
-        sealed(),
+        message_body(),
         content_type="application/json; charset=utf-8",
     )
 
@@ -486,7 +494,9 @@ def test_other_methods_are_refused_405(
     call = getattr(alice_client, method)
 
     response = call(
-        messages_url(group_with_alice["id"]), sealed(), content_type="application/json"
+        messages_url(group_with_alice["id"]),
+        message_body(),
+        content_type="application/json",
     )
 
     assert_refused(response, 405, 0)
@@ -501,7 +511,7 @@ def test_unauthenticated_request_is_refused_401(
     call = getattr(client, method)
     kwargs = {"content_type": "application/json"} if method == "post" else {}
 
-    response = call(messages_url(group_with_alice["id"]), sealed(), **kwargs)
+    response = call(messages_url(group_with_alice["id"]), message_body(), **kwargs)
 
     assert_refused(response, 401, 0)
 
@@ -513,7 +523,7 @@ def test_password_only_session_is_refused_401(
     client = SecureClient()
     client.force_login(alice[0])
 
-    response = post_json(client, group_with_alice["id"], sealed())
+    response = post_json(client, group_with_alice["id"], message_body())
 
     assert_refused(response, 401, 0)
 
@@ -530,6 +540,6 @@ def test_malformed_group_id_in_url_is_404(
     call = getattr(alice_client, method)
     kwargs = {"content_type": "application/json"} if method == "post" else {}
 
-    response = call(messages_url(bad_id), sealed(), **kwargs)
+    response = call(messages_url(bad_id), message_body(), **kwargs)
 
     assert_refused(response, 404, 0)

@@ -54,6 +54,10 @@ API = {
     "decryptBlobParts",
     "encryptBlob",
     "decryptBlob",
+    # Membership chain and safety number (docs/protocol.md).
+    "sha256",
+    "deriveSafetyKey",
+    "safetyNumber",
 }
 EXPORT = re.compile(
     r"^export (?:async function\*?|function\*?|const) (\w+)", re.MULTILINE

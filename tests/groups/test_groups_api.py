@@ -315,6 +315,7 @@ def test_params_give_salt_and_iterations_to_a_non_member(
         "id": gid,
         "salt": group_with_alice["salt"],
         "iterations": group_with_alice["iterations"],
+        "epoch": 1,
     }
 
 
