@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal
 
 import pytest
 
-from tests.e2e import flows
+from tests.e2e import flows, lifecycle_flows
 from tests.e2e.canary import database_cells, encodings, find_leaks, server_files
 from tests.e2e.server import ServerProcess
 
@@ -458,6 +458,32 @@ def test_a_private_chat_starts_from_a_member_and_has_its_own_invitation(
     for page in (alice, bob):
         page.click(f"[data-group-id='{chat.group_id}']")
         page.locator("[data-role=group-name]", has_text=GROUP_NAME).wait_for(timeout=T)
+
+
+def test_the_description_survives_a_key_rotation(chat: Chat, browser: Browser) -> None:
+    """Rotation seals it again under the new key, so a member who only ever
+    held the new key reads it."""
+    alice = chat.alice
+    lifecycle_flows.open_members(alice)
+    invitation = lifecycle_flows.rotate(alice)
+    alice.reload()
+    flows.wait_ready(alice)
+    shown = alice.locator("[data-testid=group-description]")
+    shown.wait_for(state="visible", timeout=T)
+    assert shown.inner_text() == DESCRIPTION
+
+    context = browser.new_context()
+    try:
+        carol = context.new_page()
+        flows.register(carol, chat.base, "carol", "carol-" + secrets.token_urlsafe(12))
+        carol.goto(invitation)
+        carol.wait_for_url(re.compile(rf"/chat/{chat.group_id}/$"), timeout=T)
+        flows.wait_ready(carol)
+        seen = carol.locator("[data-testid=group-description]")
+        seen.wait_for(state="visible", timeout=T)
+        assert seen.inner_text() == DESCRIPTION
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])

@@ -380,8 +380,8 @@ function keysNewestFirst(record) {
 async function decryptDescription(groupId) {
   const group = ctx.state.groups.get(groupId);
   if (!group || !group.key || !group.info.description) return '';
-  // A description written before a key rotation stays sealed under the key
-  // of its epoch until the owner saves it again.
+  // A rotation seals the description again under the new key (members.js);
+  // until that has reached this browser, an older epoch's key opens it.
   for (const key of keysNewestFirst(group.key)) {
     try {
       const bytes = await open(key, group.info.description, descriptionAad(groupId));
