@@ -109,9 +109,11 @@ def test_the_delete_log_line_names_ids_only(
     alice_client: SecureClient,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    body = {**sealed(), "epoch": 1}
+    body = sealed()
     response = alice_client.post(
-        f"/api/groups/{shared_group['id']}/messages", body, content_type=JSON
+        f"/api/groups/{shared_group['id']}/messages",
+        {**body, "epoch": 1},
+        content_type=JSON,
     )
     message_id = response.json()["id"]
     caplog.set_level("INFO", logger="hashwhisper")
