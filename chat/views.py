@@ -29,7 +29,9 @@ def cursor(request: HttpRequest, name: str) -> int | None:
     raw = request.GET.get(name)
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    # isascii(): str.isdigit() also accepts digits such as "²" that int()
+    # refuses.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ApiError(400, f"Parameter {name} must be a message id.")
     return int(raw)
 

@@ -179,7 +179,8 @@ def test_csp_allows_only_this_origin(page: Any) -> None:
     header = page["Content-Security-Policy"]
     directives = csp_directives(header)
 
-    assert directives["default-src"] == ["'self'"]
+    # Everything is refused unless a directive names this origin for it.
+    assert directives["default-src"] == ["'none'"]
     assert directives["script-src"] == ["'self'"]
     assert directives["style-src"] == ["'self'"]
     assert directives["object-src"] == ["'none'"]
