@@ -203,6 +203,32 @@ def test_message_list_shows_days_groups_links_long_text_and_large_emoji(
     assert sizes["emoji"] >= 2 * sizes["plain"], "emoji alone are drawn large"
 
 
+def test_on_touch_screens_a_tapped_message_shows_its_actions(chat: Chat) -> None:
+    # Touch emulation makes Chromium answer "(hover: none)", as phones do; a
+    # page of its own keeps it away from the other tests.
+    page = chat.bob_ctx.new_page()
+    try:
+        cdp = chat.bob_ctx.new_cdp_session(page)
+        cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": True})
+        page.goto(f"{chat.base}/chat/{chat.group_id}/")
+        flows.wait_ready(page)
+        assert page.evaluate("() => matchMedia('(hover: none)').matches")
+        first = message(page, FIRST)
+        second = message(page, "Zeile eins")
+        first.wait_for(timeout=T)
+        actions = first.locator(".hw-msg-actions")
+        assert actions.is_hidden()
+        first.locator(".hw-msg-body").click()
+        assert actions.is_visible()
+        second.locator(".hw-msg-body").click()  # one open message at a time
+        assert actions.is_hidden()
+        assert second.locator(".hw-msg-actions").is_visible()
+        second.locator(".hw-msg-body").click()
+        assert second.locator(".hw-msg-actions").is_hidden()
+    finally:
+        page.close()
+
+
 def test_a_reply_quotes_the_message_it_answers(chat: Chat) -> None:
     alice, bob = chat.alice, chat.bob
     act(bob, FIRST, "reply")

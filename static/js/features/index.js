@@ -174,10 +174,25 @@ function showError(err) {
   el('send-error').textContent = err instanceof ApiError ? err.message : 'That did not work.';
 }
 
+let openMessage = null; // on touch screens, the tapped message shows its actions
+
+function toggleActions(item) {
+  const id = Number(item.dataset.messageId);
+  openMessage = openMessage === id ? null : id;
+  for (const open of document.querySelectorAll('.hw-msg-open')) {
+    open.classList.remove('hw-msg-open');
+  }
+  item.classList.toggle('hw-msg-open', openMessage === id);
+}
+
 function bindMessageList() {
   el('messages').addEventListener('click', (event) => {
     const target = event.target.closest('button');
-    if (!target) return;
+    if (!target) {
+      const item = event.target.closest('[data-message-id]');
+      if (item && !window.getSelection().toString()) toggleActions(item);
+      return;
+    }
     const item = target.closest('[data-message-id]');
     const id = item ? Number(item.dataset.messageId) : null;
     let work = null;
@@ -241,6 +256,11 @@ export function timelineNodes(groupId, store, render) {
     userId: ctx.userId,
     dividerAfter: dividers.has(groupId) ? dividers.get(groupId) : null,
   });
+  for (const node of nodes) {
+    if (node.dataset && Number(node.dataset.messageId) === openMessage) {
+      node.classList.add('hw-msg-open');
+    }
+  }
   scheduleMarkRead(groupId);
   return nodes;
 }
