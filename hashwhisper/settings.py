@@ -4,6 +4,7 @@ Production is the default. ``HASHWHISPER_DEBUG=1`` switches to development:
 plain HTTP on localhost, a fixed development key and verbose errors.
 """
 
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -278,6 +279,11 @@ HASHWHISPER_RATE_LIMITS = {
 # 0 the client address is REMOTE_ADDR and X-Forwarded-For is ignored.
 HASHWHISPER_TRUSTED_PROXIES = env_int("HASHWHISPER_TRUSTED_PROXIES", 0)
 RATELIMIT_IP_META_KEY = "accounts.addresses.client_ip"
+# Counters are namespaced by deployment (a digest of the secret key), so two
+# installations sharing one Redis never add up each other's attempts.
+RATELIMIT_CACHE_PREFIX = (
+    "hw-rl:" + hashlib.sha256(SECRET_KEY.encode()).hexdigest()[:12] + ":"
+)
 # Argon2id needs about 100 MiB per hash: at most this many run at once, and
 # a request that waits longer than the timeout gets a 503.
 HASHWHISPER_MAX_PASSWORD_CHECKS = env_int("HASHWHISPER_MAX_PASSWORD_CHECKS", 4)

@@ -92,10 +92,19 @@ def _walk(
             yield Route("/" + path, shown, entry.callback)
 
 
+# The event stream hands its database connection back before it starts
+# streaming. Inside a test transaction that connection cannot be reopened,
+# so walks request the stream last.
+STREAM_PATHS = frozenset({"/events/"})
+
+
 def project_routes(samples: Mapping[str, str]) -> list[Route]:
-    """One concrete path per URL pattern, checked to resolve to its view."""
+    """One concrete path per URL pattern, checked to resolve to its view.
+
+    Streams come last (see ``STREAM_PATHS``).
+    """
     routes = list(_walk(get_resolver().url_patterns, "", "", samples))
     for route in routes:
         match = resolve(route.path)
         assert match.func == route.callback, (route, match.func)
-    return routes
+    return sorted(routes, key=lambda route: route.path in STREAM_PATHS)
