@@ -8,10 +8,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hashwhisper.settings")
 
 django_application = get_asgi_application()
 
-# Imported after Django is set up: the wrapper resolves routes to find each
-# one's body limit.
+# Imported after Django is set up: the wrappers resolve routes to find each
+# one's body limit, and use the event library's settings.
+from chat.realtime.handoff import StreamHandoff  # noqa: E402
 from hashwhisper.asgi_limits import BodyLimitMiddleware  # noqa: E402
 
 # Request bodies are counted as they stream in, so an upload past its limit
-# is refused before Django has spooled all of it to disk.
-application = BodyLimitMiddleware(django_application)
+# is refused before Django has spooled all of it to disk. Event streams are
+# taken over once Django has checked and answered the request, so an open
+# stream holds none of Django's request state.
+application = StreamHandoff(BodyLimitMiddleware(django_application))

@@ -76,6 +76,7 @@ class Hub:
             # Without Redis every stream is in this process: always live.
             self.connected = True
         self.tasks.append(loop.create_task(self.sweep_presence()))
+        self.tasks.append(loop.create_task(self.keep_alive()))
 
     # Streams -----------------------------------------------------------------
 
@@ -249,6 +250,15 @@ class Hub:
                 # Presence waits for Redis like everything else; the outage
                 # is logged once by the fan-out.
                 log.debug("presence sweep failed", exc_info=True)
+
+    async def keep_alive(self) -> None:
+        """Have idle streams send a keep-alive, so proxies keep them open.
+
+        One timer for the whole process rather than one per stream.
+        """
+        while True:
+            await asyncio.sleep(config.keepalive_seconds())
+            local.tick()
 
     def stop(self) -> None:
         for task in self.tasks:

@@ -7,6 +7,7 @@ goes through that manager, so it may be called from request threads and
 from the event loop alike.
 """
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -32,14 +33,55 @@ class GroupEvent(Event):
     group: str | None = None
 
 
+class Signal:
+    """``asyncio.Event``'s set, clear and wait, at a fraction of its size.
+
+    Every open stream has one, and an Event keeps a deque even when nobody
+    waits; this keeps one future, and only while its stream waits.
+    """
+
+    __slots__ = ("flag", "waiter")
+
+    def __init__(self) -> None:
+        self.flag = False
+        self.waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self.flag = True
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        self.flag = False
+
+    def is_set(self) -> bool:
+        return self.flag
+
+    async def wait(self) -> bool:
+        if not self.flag:
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        return True
+
+
 class StreamListener(Listener):
     """One open stream: its user, its session and its queue."""
 
     def __init__(self, user_id: int, session_hash: str) -> None:
         super().__init__()
+        self.aevent = Signal()
         self.user_id = user_id
         self.session_hash = session_hash
         self.channels = {user_channel(user_id)}
+        # Set when the client has gone; the stream's loop then ends.
+        self.closed = False
+        # Set by the hub's keep-alive tick; the stream then sends one if it
+        # has nothing else to send.
+        self.keepalive_due = False
 
 
 def deliver(user_id: int, event: Event) -> None:
@@ -124,6 +166,18 @@ def announce(live: bool, *, resync: bool) -> int:
             for channel in listener.channels:
                 items = listener.channel_items.setdefault(channel, [])
                 items.append(Event(channel, STATUS_EVENT, status))
+    for listener in chosen:
+        listener.wake_threadsafe()
+    return len(chosen)
+
+
+def tick() -> int:
+    """Mark every stream here as due a keep-alive, and wake it."""
+    manager = get_listener_manager()
+    with manager.lock:
+        chosen = _streams()
+        for listener in chosen:
+            listener.keepalive_due = True
     for listener in chosen:
         listener.wake_threadsafe()
     return len(chosen)

@@ -1,4 +1,4 @@
-"""The ``/events/`` view: one Server-Sent Events stream per browser.
+"""The ``/events/`` stream: one Server-Sent Events stream per browser.
 
 The stream speaks django-eventstream's protocol and uses its parts: the
 channel manager (``chat.events.UserChannelManager``), its per-process
@@ -10,8 +10,7 @@ ours, because the library's loop:
 * holds a database connection for as long as the stream is open (it reads
   storage on the request's own thread, which Django only releases when the
   response ends): ours reads in a worker thread and releases the
-  connection after each read, and also releases the connection that the
-  middleware took before the stream started;
+  connection after each read;
 * forgets the stream's position whenever an event without an id (presence,
   typing) passes, so a reconnect could no longer resume: ours keeps the
   position and sends such events without an ``id:`` line, which leaves the
@@ -20,20 +19,27 @@ ours, because the library's loop:
   whenever the hub reconnects, and tells the browser when live delivery is
   down so it can poll meanwhile.
 
-A stream whose client has gone is cancelled by Django's handler. A client
-that stops reading blocks the stream on its send; meanwhile at most
-django-eventstream's ``MAX_PENDING`` events queue per stream, and past that
-the stream reads storage again once the client drains, so nothing queues
-without limit.
+The request passes through every middleware like any other (sessions,
+login and TOTP checks, session lifetimes, security headers). The view then
+hands the connection over (``handoff``): Django finishes the request, which
+frees its request object, its thread and its database connection, and the
+stream goes on in a small loop of its own. Run without the hand-over (the
+test client, or an application without the wrapper), the same loop runs
+inside Django's streaming response instead.
+
+A stream whose client has gone ends at once. A client that stops reading
+blocks the stream on its send; meanwhile at most django-eventstream's
+``MAX_PENDING`` events queue per stream, and past that the stream reads
+storage again once the client drains, so nothing queues without limit.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -42,6 +48,7 @@ from urllib.parse import unquote
 from asgiref.sync import sync_to_async
 from django.http import (
     HttpRequest,
+    HttpResponse,
     HttpResponseBadRequest,
     StreamingHttpResponse,
 )
@@ -68,13 +75,16 @@ from chat.realtime.storage import MessageStorage, release_connections
 T = TypeVar("T")
 
 # django-eventstream's opening: 2 KiB of padding pushes the first event past
-# proxy and browser buffers, then "stream-open".
-PADDING = ":" + " " * 2048 + "\n\n"
-KEEP_ALIVE = "event: keep-alive\ndata:\n\n"
+# proxy and browser buffers. Sent as one shared bytes object, on its own, so
+# no stream keeps a copy of it.
+PADDING = (":" + " " * 2048 + "\n\n").encode()
+KEEP_ALIVE = b"event: keep-alive\ndata:\n\n"
 PAGE_SIZE = 100
 # Message ids a stream remembers having sent, to skip repeats when it reads
 # storage while the same events also arrive live.
 REMEMBERED_IDS = 64
+# Where the view leaves a stream for the ASGI hand-over (``handoff``).
+HANDOFF_KEY = "hashwhisper.stream"
 
 
 def session_hash(session_key: str | None) -> str:
@@ -116,8 +126,9 @@ class StreamState:
     def __init__(self, channel: str, cursor: int) -> None:
         self.channel = channel
         self.cursor = cursor
-        self.sent: set[int] = set()
-        self.order: deque[int] = deque()
+        # Made on the first message: an idle stream carries neither.
+        self.sent: set[int] | None = None
+        self.order: deque[int] | None = None
 
     def event_id(self) -> str:
         return str(make_id({self.channel: self.cursor}))
@@ -127,6 +138,8 @@ class StreamState:
             # No id line: the browser's Last-Event-ID stays where it was.
             return str(sse_encode_event(event.type, event.data))
         event_id = int(event.id)
+        if self.sent is None or self.order is None:
+            self.sent, self.order = set(), deque()
         if event_id in self.sent:
             return ""
         self.sent.add(event_id)
@@ -148,7 +161,7 @@ def status_event(live: bool) -> str:
 
 async def read_stored(
     storage: MessageStorage, state: StreamState, *, resend: bool
-) -> AsyncIterator[str]:
+) -> AsyncIterator[bytes]:
     """Send stored events after the cursor, page by page.
 
     With ``resend``, recent events at or below the cursor go first (see
@@ -159,13 +172,12 @@ async def read_stored(
     channel = state.channel
     if resend:
         since = timezone.now() - timedelta(seconds=config.resend_seconds())
-        cursor = state.cursor
         recent = await in_worker(
-            lambda: storage.get_recent(channel, cursor, since, PAGE_SIZE)
+            partial(storage.get_recent, channel, state.cursor, since, PAGE_SIZE)
         )
         body = state.encode_all(recent)
         if body:
-            yield body
+            yield body.encode()
     sent = 0
     while True:
         page = await in_worker(
@@ -173,53 +185,50 @@ async def read_stored(
         )
         body = state.encode_all(page)
         if body:
-            yield body
+            yield body.encode()
         sent += len(page)
         if len(page) < PAGE_SIZE:
             return
         if sent >= config.resume_limit():
-            newest = await in_worker(lambda: storage.get_current_id(channel))
+            newest = await in_worker(partial(storage.get_current_id, channel))
             state.cursor = max(state.cursor, newest)
-            yield str(
-                sse_encode_event(
-                    "stream-reset",
-                    {"channels": [channel]},
-                    event_id=state.event_id(),
-                    json_encode=True,
-                )
+            reset = sse_encode_event(
+                "stream-reset",
+                {"channels": [channel]},
+                event_id=state.event_id(),
+                json_encode=True,
             )
+            yield str(reset).encode()
             return
-
-
-async def wait_for_events(listener: local.StreamListener, timeout: float) -> bool:
-    try:
-        await asyncio.wait_for(listener.aevent.wait(), timeout)
-    except TimeoutError:
-        return False
-    return True
 
 
 async def release_request_thread() -> None:
     """Give back the database connection the middleware used.
 
-    Django runs a request's synchronous middleware on a thread of its own
-    and releases that thread's connection only when the response ends,
-    which for a stream is when the browser leaves. The call runs on that
-    same thread (``thread_sensitive``), after all middleware has finished.
+    Only needed when the stream runs inside Django's response: Django runs
+    a request's synchronous middleware on a thread of its own and releases
+    that thread's connection only when the response ends. The call runs on
+    that same thread (``thread_sensitive``), after all middleware is done.
     """
     await sync_to_async(release_connections, thread_sensitive=True)()
 
 
-async def event_stream(
-    listener: local.StreamListener, cursor: int | None
-) -> AsyncIterator[str]:
-    manager = get_listener_manager()
+def storage_or_fail() -> MessageStorage:
     storage = get_storage()
     if not isinstance(storage, MessageStorage):
         raise TypeError("EVENTSTREAM_STORAGE_CLASS must be a MessageStorage")
+    return storage
+
+
+async def event_stream(
+    listener: local.StreamListener, cursor: int | None
+) -> AsyncGenerator[bytes, None]:
+    """The body of one stream, as SSE bytes; ends when the stream is refused
+    or ``listener.closed`` is set."""
+    manager = get_listener_manager()
+    storage = storage_or_fail()
     channel = local.user_channel(listener.user_id)
     listener.assign_loop()
-    await release_request_thread()
     manager.add_listener(listener)
     hub = get_hub()
     attached = False
@@ -228,44 +237,52 @@ async def event_stream(
         attached = True
         resume = cursor is not None
         if cursor is None:
-            cursor = await in_worker(lambda: storage.get_current_id(channel))
+            cursor = await in_worker(partial(storage.get_current_id, channel))
         state = StreamState(channel, cursor)
+        yield PADDING
         # The opening carries the cursor, so a browser that hears nothing
         # else before a drop still resumes from here.
-        yield (
-            PADDING
-            + str(sse_encode_event("stream-open", "", event_id=state.event_id()))
-            + status_event(live)
-        )
+        opening = sse_encode_event("stream-open", "", event_id=state.event_id())
+        yield (str(opening) + status_event(live)).encode()
         read_again = resume
-        keepalive = config.keepalive_seconds()
-        while True:
+        while not listener.closed:
             if read_again:
                 read_again = False
                 async for body in read_stored(storage, state, resend=True):
                     yield body
-            if not await wait_for_events(listener, keepalive):
-                yield KEEP_ALIVE
-                continue
+            await listener.aevent.wait()
             with manager.lock:
                 queued = listener.channel_items
                 overflow = listener.overflow
                 error = listener.error
+                keepalive = listener.keepalive_due
                 listener.aevent.clear()
                 listener.channel_items = {}
                 listener.overflow = False
-            body = "".join(state.encode_all(items) for items in queued.values())
+                listener.keepalive_due = False
+            text = "".join(state.encode_all(items) for items in queued.values())
             if error:
-                yield body + refusal(error)
+                yield (text + refusal(error)).encode()
                 return
-            if body:
-                yield body
+            if text:
+                yield text.encode()
+            elif keepalive and not listener.closed:
+                yield KEEP_ALIVE
             if overflow:
                 read_again = True
     finally:
         manager.remove_listener(listener)
         if attached:
             hub.detach(listener.user_id)
+
+
+async def streamed_in_response(
+    listener: local.StreamListener, cursor: int | None
+) -> AsyncIterator[bytes]:
+    """The stream run inside Django's streaming response."""
+    await release_request_thread()
+    async for chunk in event_stream(listener, cursor):
+        yield chunk
 
 
 def refusal(error: dict[str, Any]) -> str:
@@ -290,6 +307,22 @@ def last_event_id(request: HttpRequest) -> str | None:
     return None
 
 
+@dataclass
+class Ticket:
+    """What the hand-over needs to run a stream after Django is done."""
+
+    user_id: int
+    session_hash: str
+    cursor: int | None
+
+
+class Handoff:
+    """The hand-over slot in the ASGI scope; the view fills it."""
+
+    def __init__(self) -> None:
+        self.ticket: Ticket | None = None
+
+
 @require_GET
 def events(request: HttpRequest) -> HttpResponseBase:
     """Open the user's stream; the channel comes from the session."""
@@ -305,10 +338,22 @@ def events(request: HttpRequest) -> HttpResponseBase:
         # django-eventstream's answer to a browser retrying after a refusal:
         # an HTTP error, which makes EventSource give up.
         return HttpResponseBadRequest("The stream was refused; do not retry.\n")
-    listener = local.StreamListener(user.pk, session_hash(request.session.session_key))
-    response = StreamingHttpResponse(
-        event_stream(listener, cursor_from(resume_from, channel)),
-        content_type="text/event-stream",
+    ticket = Ticket(
+        user.pk,
+        session_hash(request.session.session_key),
+        cursor_from(resume_from, channel),
     )
+    scope = getattr(request, "scope", None)
+    handoff = scope.get(HANDOFF_KEY) if isinstance(scope, dict) else None
+    if isinstance(handoff, Handoff):
+        # Headers only: the body follows once Django has let go.
+        handoff.ticket = ticket
+        response = HttpResponse(content_type="text/event-stream")
+    else:
+        listener = local.StreamListener(ticket.user_id, ticket.session_hash)
+        response = StreamingHttpResponse(
+            streamed_in_response(listener, ticket.cursor),
+            content_type="text/event-stream",
+        )
     add_default_headers(response, request=request)
     return response

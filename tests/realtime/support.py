@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.e2e.server import REPO_ROOT, _pg_execute, _pg_uri_with_database, free_port
 
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -55,6 +57,38 @@ def redis_server_missing_reason() -> str | None:
     if shutil.which(REDIS_SERVER) is None:
         return f"redis-server is not installed at {REDIS_SERVER}"
     return None
+
+
+# Faults of the unwrapped library ------------------------------------------
+
+
+class FaultShown(AssertionError):
+    """The fault under test showed itself (and nothing else went wrong)."""
+
+
+def no_fault(condition: bool, message: str) -> None:
+    """Assert that the fault did not show.
+
+    Scenario steps before this use plain asserts: if one of them fails, the
+    test fails for both subjects, so a broken scenario cannot pass as the
+    library's expected failure.
+    """
+    if not condition:
+        raise FaultShown(message)
+
+
+def subjects(reason: str) -> Any:
+    """Parametrize over both subjects; the unwrapped one shows the fault."""
+    return pytest.mark.parametrize(
+        "subject",
+        [
+            pytest.param(
+                "unwrapped",
+                marks=pytest.mark.xfail(strict=True, raises=FaultShown, reason=reason),
+            ),
+            "wrapped",
+        ],
+    )
 
 
 # A private Redis ----------------------------------------------------------

@@ -45,24 +45,13 @@ from tests.realtime.support import (
     OwnRedis,
     Person,
     SseStream,
+    no_fault,
     redis_server_missing_reason,
     streams,
+    subjects,
 )
 
 OUTAGE_SECONDS = 10.0
-
-
-def subjects(reason: str) -> Any:
-    """Parametrize over both subjects; the unwrapped one must fail."""
-    return pytest.mark.parametrize(
-        "subject",
-        [
-            pytest.param(
-                "unwrapped", marks=pytest.mark.xfail(strict=True, reason=reason)
-            ),
-            "wrapped",
-        ],
-    )
 
 
 # 1. Redis away for ten seconds -----------------------------------------------
@@ -180,7 +169,7 @@ def test_a_process_delivers_again_after_redis_was_away_ten_seconds(
     subject: str, outage_results: dict[str, dict[str, bool]]
 ) -> None:
     assert outage_results[subject]["before"], "no delivery even before the outage"
-    assert outage_results[subject]["after"]
+    no_fault(outage_results[subject]["after"], "no delivery after the outage")
     if subject == "wrapped":
         # Streams were told to read back what was published meanwhile.
         assert outage_results["resync"]["wrapped"]
@@ -247,7 +236,7 @@ def test_a_member_removed_through_one_process_stops_receiving_on_another(
         time.sleep(0.5)
         chosen.send(alice, group, server=0)
         late = stream.next({"message"}, timeout=1.5)
-    assert late is None, "the removed member still receives the group"
+    no_fault(late is None, "the removed member still receives the group")
 
 
 # 3. 200 streams on a pool of 4 -----------------------------------------------
@@ -277,18 +266,26 @@ def test_posts_succeed_with_200_streams_on_a_pool_of_4(
     opened = [deployment.stream(bob, server=1, query=query) for _ in range(200)]
     with streams(*opened):
         wait_for_openings(opened)
+        # The streams that got through did open properly.
+        assert any(stream.opened.is_set() for stream in opened)
         writer = deployment.api(alice, server=1)
         for _ in range(5):
             started = time.monotonic()
-            status, _ = writer.call(
-                "POST",
-                f"/api/groups/{group}/messages",
-                {**sealed(), "epoch": 1},
-                timeout=6,
-            )
-            assert status == 201
-            assert time.monotonic() - started < 5
-        assert all(stream.opened.is_set() for stream in opened)
+            try:
+                status, _ = writer.call(
+                    "POST",
+                    f"/api/groups/{group}/messages",
+                    {**sealed(), "epoch": 1},
+                    timeout=6,
+                )
+            except TimeoutError:
+                status = 0
+            no_fault(status == 201, f"a post answered {status or 'nothing'}")
+            no_fault(time.monotonic() - started < 5, "a post took over 5 s")
+        no_fault(
+            all(stream.opened.is_set() for stream in opened),
+            "not every stream opened",
+        )
         if subject == "wrapped":
             # And every stream hears the posts.
             for stream in opened:
@@ -342,7 +339,7 @@ def test_posting_while_redis_is_down_answers_normally(
         monkeypatch.delattr(settings, "EVENTSTREAM_STORAGE_CLASS")
 
     with override_settings(REDIS_URL=dead), caplog.at_level(logging.WARNING):
-        statuses = []
+        statuses: list[tuple[int, bool]] = []
         for _ in range(3):
             started = time.monotonic()
             response = client.post(
@@ -352,7 +349,11 @@ def test_posting_while_redis_is_down_answers_normally(
             )
             statuses.append((response.status_code, time.monotonic() - started < 2))
 
-    assert statuses == [(201, True)] * 3
+    if subject == "unwrapped":
+        # A failure must come from publishing to the missing Redis.
+        causes = {type(r.exc_info[1]).__name__ for r in caplog.records if r.exc_info}
+        assert causes <= {"ConnectionError"}, causes
+    no_fault(statuses == [(201, True)] * 3, f"posts answered {statuses}")
     assert Message.objects.filter(group_id=body["id"]).count() == 3
     downs = [r for r in caplog.records if "live fan-out down" in r.getMessage()]
     assert len(downs) == 1
