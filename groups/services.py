@@ -120,7 +120,8 @@ def leave_group(user: User, group: Group) -> bool:
         if membership is None:
             return False
         others = Membership.objects.filter(group=group).exclude(user=user)
-        if membership.role == Membership.Role.OWNER and others.exists():
+        last_member = not others.exists()
+        if membership.role == Membership.Role.OWNER and not last_member:
             raise LifecycleRefused(
                 "Hand ownership to another member before leaving the group."
             )
@@ -128,6 +129,12 @@ def leave_group(user: User, group: Group) -> bool:
         record(group, Kind.LEAVE, user, user)
         publish_to_members(group.id, "members", {"group": group.id})
     log.info("member left group=%s user_id=%s", group.id, user.pk)
+    if last_member:
+        # An empty group would have no owner, yet anyone still holding an old
+        # invitation could join it; it goes, with everything it holds.
+        from chat.retention import delete_group
+
+        delete_group(group.id)
     return True
 
 
