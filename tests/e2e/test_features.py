@@ -283,6 +283,34 @@ def test_reactions_from_the_picker_appear_and_go_live(chat: Chat) -> None:
     chip.wait_for(state="detached", timeout=T)
 
 
+def test_a_reaction_can_be_picked_with_the_keyboard_alone(chat: Chat) -> None:
+    alice, bob = chat.alice, chat.bob
+    # Tab reaches a message's actions (they show on focus); Enter opens the
+    # picker with the focus in its search field.
+    message(bob, REPLY).locator("[data-msg-action=react]").focus()
+    bob.keyboard.press("Enter")
+    search = bob.locator("[data-testid=emoji-search]")
+    search.wait_for(state="visible", timeout=T)
+    assert search.evaluate("(el) => el === document.activeElement")
+    bob.locator("[data-role=emoji-grid] [data-emoji]").first.wait_for(timeout=T)
+    bob.keyboard.press("ArrowDown")
+    bob.keyboard.press("ArrowRight")
+    bob.keyboard.press("ArrowDown")
+    focused = bob.evaluate("() => document.activeElement.dataset.emoji")
+    second_row_second = bob.evaluate(
+        """() => {
+          const grid = document.querySelector('[data-role=emoji-grid]');
+          const all = [...grid.querySelectorAll('[data-emoji]')];
+          const columns = all.filter((b) => b.offsetTop === all[0].offsetTop).length;
+          return all[columns + 1].dataset.emoji;
+        }"""
+    )
+    assert focused == second_row_second
+    bob.keyboard.press("Enter")
+    chip = message(alice, REPLY).locator(f"[data-react-toggle='{focused}']")
+    chip.wait_for(timeout=T)
+
+
 def expect_text(page: Page, scope: Locator, selector: str, text: str) -> None:
     scope.locator(selector, has_text=text).wait_for(timeout=T)
 

@@ -154,6 +154,7 @@ function build() {
       showCategory(Number(category.dataset.emojiGroup));
     }
   });
+  box.addEventListener('keydown', moveFocus);
   box.querySelector('[data-role="emoji-search"]').addEventListener('input', (event) => {
     clearTimeout(searchTimer);
     const { value } = event.target;
@@ -164,6 +165,38 @@ function build() {
   box.addEventListener('click', (event) => {
     if (event.target === box) finish(null);
   });
+}
+
+/**
+ * Arrow keys move between the emoji of the grid (and down into it from the
+ * search field), so a keyboard never has to Tab through hundreds of buttons.
+ */
+function moveFocus(event) {
+  const buttons = [...grid().querySelectorAll('[data-emoji]')];
+  if (!buttons.length) return;
+  const search = dialog().querySelector('[data-role="emoji-search"]');
+  if (document.activeElement === search) {
+    if (event.key === 'ArrowDown') {
+      event.preventDefault();
+      buttons[0].focus();
+    }
+    return;
+  }
+  const index = buttons.indexOf(document.activeElement);
+  if (index < 0) return;
+  const columns = buttons.filter((b) => b.offsetTop === buttons[0].offsetTop).length || 1;
+  const steps = {
+    ArrowRight: 1, ArrowLeft: -1, ArrowDown: columns, ArrowUp: -columns,
+    Home: -index, End: buttons.length,
+  };
+  if (!(event.key in steps)) return;
+  event.preventDefault();
+  const next = index + steps[event.key];
+  if (next < 0 && event.key === 'ArrowUp') {
+    search.focus();
+    return;
+  }
+  buttons[Math.max(0, Math.min(buttons.length - 1, next))].focus();
 }
 
 let built = false;
