@@ -294,8 +294,8 @@ HASHWHISPER_SESSION_IDLE_SECONDS = env_int("HASHWHISPER_SESSION_IDLE_SECONDS", 4
 HASHWHISPER_SESSION_MAX_SECONDS = env_int("HASHWHISPER_SESSION_MAX_SECONDS", 604800)
 # The Django admin's URL prefix; a less obvious path keeps scanners away.
 HASHWHISPER_ADMIN_PATH = (
-    os.environ.get("HASHWHISPER_ADMIN_PATH", "admin/").strip("/") + "/"
-)
+    os.environ.get("HASHWHISPER_ADMIN_PATH", "").strip().strip("/") or "admin"
+) + "/"
 
 
 # Product limits --------------------------------------------------------------
