@@ -93,6 +93,9 @@ function setCompose(next) {
   } else {
     label.textContent = 'Editing your message';
   }
+  const icon = box.querySelector('i');
+  icon.classList.toggle('fa-reply', compose.mode === 'reply');
+  icon.classList.toggle('fa-pen', compose.mode === 'edit');
   box.classList.remove('d-none');
 }
 
@@ -194,19 +197,30 @@ function bindMessageList() {
       return;
     }
     const item = target.closest('[data-message-id]');
-    const id = item ? Number(item.dataset.messageId) : null;
-    let work = null;
-    if (target.dataset.copy !== undefined) work = copyFromButton(target);
-    else if (target.dataset.jump) jumpTo(target.dataset.jump);
-    else if (target.dataset.reactToggle && id) {
-      work = toggleReaction(id, target.dataset.reactToggle);
-    }
-    else if (target.dataset.msgAction === 'react' && id) work = react(id);
-    else if (target.dataset.msgAction === 'reply' && id) startReply(id);
-    else if (target.dataset.msgAction === 'edit' && id) startEdit(id);
-    else if (target.dataset.msgAction === 'delete' && id) work = deleteMessage(id);
-    if (work) work.catch(showError);
+    const work = actionFor(target, item ? Number(item.dataset.messageId) : null);
+    if (work instanceof Promise) work.catch(showError);
   });
+}
+
+/** What a button in the message list does; buttons of other modules pass. */
+function actionFor(button, id) {
+  const { dataset } = button;
+  if (dataset.copy !== undefined) return copyFromButton(button);
+  if (dataset.jump) return jumpTo(dataset.jump);
+  if (!id) return null;
+  if (dataset.reactToggle) return toggleReaction(id, dataset.reactToggle);
+  switch (dataset.msgAction) {
+    case 'react':
+      return react(id);
+    case 'reply':
+      return startReply(id);
+    case 'edit':
+      return startEdit(id);
+    case 'delete':
+      return deleteMessage(id);
+    default:
+      return null;
+  }
 }
 
 function bindComposer() {
@@ -325,6 +339,8 @@ export function onSelect(groupId) {
   dividers.set(groupId, lastRead.has(groupId) ? lastRead.get(groupId) : 0);
   const group = ctx.state.groups.get(groupId);
   if (group) group.unreadMore = false;
+  // An edit that was being written belongs to the group left behind.
+  if (compose && compose.mode === 'edit') el('composer').querySelector('textarea').value = '';
   setCompose(null);
   showDescription(groupId).catch(() => {});
 }
@@ -373,7 +389,10 @@ export function decorateGroupItem(item, groupId, group) {
   const badge = item.querySelector('.hw-unread');
   if (badge) {
     if (group.unreadMore) badge.textContent = `${group.unread}+`;
-    badge.setAttribute('aria-label', `${badge.textContent} unread`);
+    const hidden = document.createElement('span');
+    hidden.className = 'visually-hidden';
+    hidden.textContent = ' unread';
+    badge.append(hidden);
   }
   if (isMuted(groupId)) {
     const icon = document.createElement('i');
