@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from accounts.models import User
 from chat.events import publish_to_members
@@ -90,11 +91,12 @@ def read_states(user: User) -> list[ReadState]:
         )
     )
     states = []
+    now = timezone.now()
     for group_id in group_ids:
         last = markers.get(group_id, 0)
-        newer = Message.objects.filter(group_id=group_id, id__gt=last).exclude(
-            sender=user
-        )
+        newer = Message.objects.filter(
+            group_id=group_id, id__gt=last, expires_at__gt=now
+        ).exclude(sender=user)
         unread = newer.values("id")[: UNREAD_CAP + 1].count()
         states.append(ReadState(group_id, last, unread))
     return states

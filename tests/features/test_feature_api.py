@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import User
 from chat.models import Message, ReadMarker
@@ -161,6 +162,16 @@ def test_unread_counts_others_messages_after_the_marker(
     assert unread_of(bob_client, group_id)["unread"] == 1
     # Alice's own counter is untouched by Bob's marker.
     assert unread_of(alice_client, group_id)["unread"] == 1
+
+
+def test_expired_messages_are_not_unread(
+    shared_group: dict[str, Any], alice_client: SecureClient, bob_client: SecureClient
+) -> None:
+    group_id = shared_group["id"]
+    old = post_message(alice_client, group_id)
+    post_message(alice_client, group_id)
+    Message.objects.filter(pk=old).update(expires_at=timezone.now())
+    assert unread_of(bob_client, group_id)["unread"] == 1
 
 
 def test_the_marker_never_moves_back_nor_past_the_newest_message(
