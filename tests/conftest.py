@@ -44,6 +44,17 @@ def verified_client(user: User, device: TOTPDevice, **kwargs: Any) -> SecureClie
     return client
 
 
+@pytest.fixture(autouse=True)
+def separate_rate_limits(settings: Any) -> None:
+    """Give each test its own rate-limit counters.
+
+    The counters live in the cache, which is a shared Redis in CI; without a
+    fresh prefix, registrations of earlier tests (or earlier runs) would count
+    against later ones.
+    """
+    settings.RATELIMIT_CACHE_PREFIX = f"rl-test-{secrets.token_hex(6)}:"
+
+
 @pytest.fixture
 def client() -> SecureClient:
     return SecureClient()

@@ -251,13 +251,6 @@ def test_api_refusal_carries_the_transport_headers(client: SecureClient) -> None
     assert "max-age=31536000" in response["Strict-Transport-Security"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (hardening): accounts.middleware.RequireVerifiedMiddleware "
-    "answers before XFrameOptionsMiddleware and CSPMiddleware run (they sit "
-    "below it in MIDDLEWARE), so its 401 and 302 answers carry neither "
-    "Content-Security-Policy nor X-Frame-Options.",
-)
 @pytest.mark.parametrize("path", ["/api/groups/", "/chat/"])
 @pytest.mark.django_db
 def test_refusal_before_login_carries_csp_and_frame_headers(
@@ -266,7 +259,7 @@ def test_refusal_before_login_carries_csp_and_frame_headers(
     response = client.get(path)
 
     assert response.status_code in {302, 401}
-    assert "default-src 'self'" in response.get("Content-Security-Policy", "")
+    assert "default-src 'none'" in response.get("Content-Security-Policy", "")
     assert response.get("X-Frame-Options") == "DENY"
 
 
