@@ -8,7 +8,9 @@ streams.
 
 from typing import Any
 
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.signals import user_logged_out
+from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
@@ -42,6 +44,27 @@ def session_ended(
         "op": "revoke",
         "user": user.pk,
         "session": session_hash(request.session.session_key),
+    }
+    transaction.on_commit(lambda: bus.publish_control(message), robust=True)
+
+
+@receiver(post_delete, sender=Session, dispatch_uid="hw-realtime-session-deleted")
+def session_deleted(sender: type, instance: Session, **kwargs: Any) -> None:
+    """A session deleted any other way also ends its open streams.
+
+    Password change, authenticator reset, "end this session", idle or
+    absolute lifetime and account deletion all delete stored sessions
+    without a logout signal; the streams of such a session would otherwise
+    keep delivering until the browser hung up.
+    """
+    try:
+        user_id = int(instance.get_decoded().get(SESSION_KEY))
+    except (TypeError, ValueError):
+        return
+    message = {
+        "op": "revoke",
+        "user": user_id,
+        "session": session_hash(instance.session_key),
     }
     transaction.on_commit(lambda: bus.publish_control(message), robust=True)
 

@@ -122,3 +122,34 @@ def test_logging_out_through_one_process_ends_the_stream_on_the_other(
         assert retry.ended.wait(5)
         time.sleep(0.1)
         assert retry.status == 401
+
+
+def test_ending_a_session_from_the_data_page_ends_its_stream(
+    pair: Deployment,
+) -> None:
+    """A session deleted without a logout (here: "end this session" on the
+    my-data page) must not keep its live stream (found in review)."""
+    grace, owner = pair.person(), pair.person()
+    group = pair.group(owner, grace)
+    doomed = pair.api(grace, server=0, session=0)
+    assert doomed.call("GET", "/api/groups/")[0] == 200
+    with streams(pair.stream(grace, server=0, session=0)) as (ending,):
+        ending.wait_open()
+        manager = pair.api(grace, server=1, session=1)
+        status, report = manager.call("GET", "/accounts/my-data/download.json")
+        assert status == 200, report
+        # Newest first: the managing session was seen last, the doomed one
+        # before it.
+        rows = [row["id"] for row in report["sessions"]]
+        assert len(rows) == 2
+        status, _ = manager.call(
+            "POST", f"/accounts/my-data/sessions/{rows[1]}/end", {}
+        )
+        assert status == 200
+        refusal = ending.next({"stream-error"}, timeout=5)
+        assert refusal is not None
+        assert ending.ended.wait(5)
+        pair.api(owner, server=1).post_message(group)
+        assert ending.collect({"message"}, quiet=0.3) == []
+    assert doomed.call("GET", "/api/groups/")[0] == 401
+    assert manager.call("GET", "/api/groups/")[0] == 200
