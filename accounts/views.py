@@ -81,7 +81,16 @@ def register(request: HttpRequest) -> HttpResponse:
                 logout(request)
                 services.start_pending_login(request, user, next_url)
                 return redirect("accounts:enrol")
+            if form.has_error("username"):
+                # "That username is taken" tells whether an account exists,
+                # so these answers count against the address's limit too.
+                limits.count(request, limits.REGISTER)
         except REFUSALS as exc:
+            # A blank form: validating the posted one would show "That
+            # username is taken", the answer the limit is there to withhold.
+            blank = RegistrationForm()
+            blank.cleaned_data = {}
+            context = {**context, "form": blank}
             return refused_page(request, "accounts/register.html", context, exc)
     return render(request, "accounts/register.html", context)
 

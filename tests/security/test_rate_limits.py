@@ -175,6 +175,26 @@ def test_registrations_from_one_address_are_limited(settings: Any) -> None:
     assert not User.objects.filter(username="new-3").exists()
 
 
+def test_probing_taken_usernames_through_registration_is_limited(
+    settings: Any, alice: Account
+) -> None:
+    """ "That username is taken" reveals an account, so those answers count
+    against the address's registration limit (found in review)."""
+    rates(settings, register="2/h")
+    body = {"username": "alice", "password1": PASSWORD, "password2": PASSWORD}
+    for _ in range(2):
+        response = SecureClient(REMOTE_ADDR="192.0.2.51").post(
+            "/accounts/register/", body
+        )
+        assert response.status_code == 200
+        assert "taken" in response.text
+
+    response = SecureClient(REMOTE_ADDR="192.0.2.51").post("/accounts/register/", body)
+
+    assert response.status_code == 429
+    assert "taken" not in response.text
+
+
 def test_wrong_current_passwords_are_limited(settings: Any, alice: Account) -> None:
     rates(settings, password="2/h")
     settings.HASHWHISPER_LOCKOUT_FAILURES = 100
