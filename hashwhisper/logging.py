@@ -20,4 +20,10 @@ class RedactRequestFilter(logging.Filter):
             # The request object would let a formatter print the path again.
             if hasattr(record, "request"):
                 record.request = None
+            if record.name.startswith("django.security"):
+                # A refused request (a forged Host header, say) is expected
+                # traffic: its traceback would only repeat what the client
+                # sent, so the line stays one line.
+                record.exc_info = None
+                record.exc_text = None
         return True
