@@ -32,6 +32,8 @@ from accounts.session_tracking import forget_stale_sessions
 from chat.models import Message
 from chat.realtime.storage import purge_event_backlog
 from groups.models import Group
+from integrity.chain import Kind
+from integrity.services import record
 from media_vault import storage as blob_files
 from media_vault.models import ORPHAN_SECONDS, Blob
 from media_vault.services import expired_blobs, purge_blobs
@@ -95,6 +97,9 @@ def set_group_retention(group: Group, days: int | None, *, actor: User) -> Group
         Blob.objects.filter(message__group=locked).update(
             expires_at=Subquery(message_expiry.values("expires_at")[:1])
         )
+        # Members see in the verified history how long the group keeps
+        # messages, so the owner cannot change it unnoticed.
+        record(locked, Kind.RETAIN, actor, retention_days(locked))
     log.info(
         "group retention set group=%s user_id=%s days=%s shortened=%s",
         group.pk,

@@ -29,8 +29,11 @@ class Kind:
     REMOVE = "remove"
     OWNER = "owner"
     ROTATE = "rotate"
+    # The owner changed how long the group keeps messages; the subject is
+    # the number of days now in force, not a user id.
+    RETAIN = "retain"
 
-    ALL = (CREATE, JOIN, LEAVE, REMOVE, OWNER, ROTATE)
+    ALL = (CREATE, JOIN, LEAVE, REMOVE, OWNER, ROTATE, RETAIN)
 
 
 @dataclass(frozen=True)

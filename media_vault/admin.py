@@ -20,3 +20,10 @@ class BlobAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: Blob | None = None
     ) -> bool:
         return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: Blob | None = None
+    ) -> bool:
+        # Operators delete whole groups only; a blob goes with its message,
+        # its group or its expiry.
+        return False

@@ -58,8 +58,8 @@ def session_deleted(sender: type, instance: Session, **kwargs: Any) -> None:
     keep delivering until the browser hung up.
     """
     try:
-        user_id = int(instance.get_decoded().get(SESSION_KEY))
-    except (TypeError, ValueError):
+        user_id = int(instance.get_decoded()[SESSION_KEY])
+    except (KeyError, TypeError, ValueError):
         return
     message = {
         "op": "revoke",

@@ -20,7 +20,9 @@ import { apiGet } from './api.js';
 import { deriveSafetyKey, safetyNumber, sha256 } from './crypto.js';
 
 /** The event kinds a chain may hold, as docs/protocol.md lists them. */
-export const KINDS = Object.freeze(['create', 'join', 'leave', 'remove', 'owner', 'rotate']);
+export const KINDS = Object.freeze([
+  'create', 'join', 'leave', 'remove', 'owner', 'rotate', 'retain',
+]);
 
 /** The hash before the first event: 32 zero bytes, in hex. */
 export const GENESIS_HASH = '0'.repeat(64);

@@ -119,6 +119,7 @@ function describe(event) {
     case 'leave': return `${subject} left`;
     case 'remove': return `${actor} removed ${subject}`;
     case 'owner': return `${actor} made ${subject} the owner`;
+    case 'retain': return `${actor} set messages to last ${event.subject} days`;
     default: return `${actor} replaced the group key (epoch ${event.epoch})`;
   }
 }
