@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import Storage
 from django.db import transaction
 from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
@@ -218,6 +219,10 @@ def stored_files(min_age_seconds: float) -> Iterator[str]:
     the number of files. Young files are left alone: an upload renames its
     file into place a moment before its row names it.
     """
+    store = blob_files.object_store()
+    if store is not None:
+        yield from _stored_objects(store, min_age_seconds)
+        return
     root = blob_files.root()
     cutoff = time.time() - min_age_seconds
     for first in _subfolders(root):
@@ -228,6 +233,20 @@ def stored_files(min_age_seconds: float) -> Iterator[str]:
                     name = f"{first}/{second}/{entry.name}"
                     if _is_storage_name(name) and _older_than(entry, cutoff):
                         yield name
+
+
+def _stored_objects(store: Storage, min_age_seconds: float) -> Iterator[str]:
+    """The same walk over an object store, shard by shard."""
+    cutoff = timezone.now() - timedelta(seconds=min_age_seconds)
+    firsts, _ = store.listdir("")
+    for first in sorted(d for d in firsts if len(d) == 2):
+        seconds, _ = store.listdir(first)
+        for second in sorted(d for d in seconds if len(d) == 2):
+            _, files = store.listdir(f"{first}/{second}")
+            for file_name in files:
+                name = f"{first}/{second}/{file_name}"
+                if _is_storage_name(name) and store.get_modified_time(name) < cutoff:
+                    yield name
 
 
 def _subfolders(folder: "os.PathLike[str]") -> list[str]:
@@ -281,11 +300,7 @@ def _without_row(names: list[str]) -> list[str]:
 
 def shred_rowless_files(batch_size: int) -> int:
     """Shred files left without a row, and stale halves of uploads."""
-    count = sum(
-        1
-        for name in rowless_files(batch_size)
-        if blob_files.shred_file(blob_files.path_of(name))
-    )
+    count = sum(1 for name in rowless_files(batch_size) if blob_files.destroy(name))
     return count + blob_files.shred_stale_incoming(ORPHAN_SECONDS)
 
 

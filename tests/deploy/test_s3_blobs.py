@@ -164,3 +164,24 @@ def test_local_folder_is_the_default_and_shreds_in_place(
 
     assert blob_store.shred(name) is True
     assert not path.exists()
+
+
+@pytest.mark.django_db
+def test_purge_deletes_objects_that_no_row_names(
+    s3_storages: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+    tmp_path: Path,
+) -> None:
+    """An object left by a crash between upload and row is swept, as a local
+    file would be."""
+    from chat import retention
+
+    settings.HASHWHISPER_MEDIA_ROOT = tmp_path
+    monkeypatch.setattr(retention, "ORPHAN_SECONDS", -60)
+    stray = blob_store.save("12/34/1234" + secrets.token_hex(14), io.BytesIO(b"y" * 10))
+
+    swept = retention.shred_rowless_files(batch_size=10)
+
+    assert swept == 1
+    assert f"blobs/{stray}" not in object_keys(s3_storages)
