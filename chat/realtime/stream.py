@@ -134,9 +134,16 @@ class StreamState:
         return str(make_id({self.channel: self.cursor}))
 
     def encode(self, event: Event) -> str:
+        # A delivered event object is shared by all streams of its user in
+        # this process, and encodes the same for each of them (same channel,
+        # same cursor after it): the text is kept on the event and reused.
+        cached: tuple[int | None, str] | None = getattr(event, "sse", None)
         if event.id is None:
             # No id line: the browser's Last-Event-ID stays where it was.
-            return str(sse_encode_event(event.type, event.data))
+            if cached is None:
+                cached = (None, str(sse_encode_event(event.type, event.data)))
+                event.sse = cached
+            return cached[1]
         event_id = int(event.id)
         if self.sent is None or self.order is None:
             self.sent, self.order = set(), deque()
@@ -149,7 +156,11 @@ class StreamState:
         # The cursor only moves forward: events can arrive out of id order
         # (DESIGN.md, pitfall 5), and browsers sort by id themselves.
         self.cursor = max(self.cursor, event_id)
-        return str(sse_encode_event(event.type, event.data, event_id=self.event_id()))
+        if cached is not None and cached[0] == self.cursor:
+            return cached[1]
+        text = str(sse_encode_event(event.type, event.data, event_id=self.event_id()))
+        event.sse = (self.cursor, text)
+        return text
 
     def encode_all(self, events: list[Event]) -> str:
         return "".join(self.encode(e) for e in events)

@@ -1,0 +1,70 @@
+"""The bare views: one insert, one history page, one idle stream."""
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator
+
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from chat.models import Message
+from chat.retention import expiry_for
+from chat.services import message_json
+from groups.models import Group
+
+
+@csrf_exempt
+async def post_message(request: HttpRequest, group_id: str) -> HttpResponse:
+    """The product's insert of one message, and nothing around it."""
+    data = json.loads(request.body)
+    group = await Group.objects.aget(pk=group_id)
+    try:
+        message = await Message.objects.acreate(
+            group=group,
+            sender_id=int(request.GET["sender"]),
+            epoch=1,
+            ciphertext=base64.b64decode(data["ciphertext"]),
+            nonce=base64.b64decode(data["nonce"]),
+            tag=base64.b64decode(data["tag"]),
+            expires_at=expiry_for(group),
+        )
+    except IntegrityError:
+        return JsonResponse({"error": "nonce"}, status=409)
+    return JsonResponse({"id": message.id}, status=201)
+
+
+async def history(request: HttpRequest, group_id: str) -> HttpResponse:
+    """The product's history query (a page before a cursor), as JSON."""
+    rows = Message.objects.filter(group_id=group_id, expires_at__gt=timezone.now())
+    rows = rows.filter(id__lt=int(request.GET["before"])).select_related("sender")
+    page = [m async for m in rows.order_by("-id")[:51]]
+    items = [message_json(m, m.sender.get_username()) for m in reversed(page[:50])]
+    return JsonResponse({"messages": items, "has_more": len(page) > 50})
+
+
+async def idle_events() -> AsyncIterator[bytes]:
+    yield b"event: open\ndata:\n\n"
+    while True:
+        await asyncio.sleep(3600)
+        yield b"event: keep-alive\ndata:\n\n"
+
+
+def stream(request: HttpRequest) -> StreamingHttpResponse:
+    """A plain Django streaming response that stays open."""
+    return StreamingHttpResponse(idle_events(), content_type="text/event-stream")
+
+
+def alive(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok")
+
+
+urlpatterns = [
+    path("", alive),
+    path("bare/<str:group_id>/messages", post_message),
+    path("bare/<str:group_id>/history", history),
+    path("bare/events", stream),
+]
