@@ -100,12 +100,15 @@ def _streams(user_id: int | None = None) -> list[Listener]:
     return list(found)
 
 
-def revoke(user_id: int, session_hash: str | None = None) -> int:
-    """End the user's streams (of one session, or all) with a refusal.
+def revoke(user_id: int | None, session_hash: str | None = None) -> int:
+    """End streams with a refusal: a user's (of one session, or all), or
+    those of one session whoever it belonged to.
 
     The stream sends django-eventstream's ``stream-error``, which tells the
     browser not to reconnect. Returns how many streams were told.
     """
+    if user_id is None and session_hash is None:
+        return 0
     manager = get_listener_manager()
     with manager.lock:
         chosen = [
@@ -203,9 +206,12 @@ def apply_control(message: dict[str, Any]) -> None:
     """Carry out a control message that came over the fan-out (or locally)."""
     op = message.get("op")
     user = message.get("user")
-    if op == "revoke" and isinstance(user, int):
+    if op == "revoke":
         session = message.get("session")
-        revoke(user, session if isinstance(session, str) else None)
+        revoke(
+            user if isinstance(user, int) else None,
+            session if isinstance(session, str) else None,
+        )
     elif op == "removed" and isinstance(user, int):
         group = message.get("group")
         if isinstance(group, str):

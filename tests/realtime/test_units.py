@@ -1,0 +1,316 @@
+"""The realtime layer's parts, in one process: positions, encoding, storage,
+kicks, publishing and the ASGI hand-over."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from django.test import RequestFactory, override_settings
+from django.utils import timezone
+from django_eventstream.event import Event
+from django_eventstream.views import get_listener_manager
+
+from chat.events import UserChannelManager, publish_to_members
+from chat.models import Message
+from chat.realtime import local
+from chat.realtime.storage import MessageStorage, purge_event_backlog
+from chat.realtime.stream import (
+    KEEP_ALIVE,
+    StreamState,
+    cursor_from,
+    read_stored,
+    session_hash,
+)
+from groups.models import Group, Membership
+from tests.conftest import make_user, sealed
+
+
+def test_the_position_comes_only_from_the_stream_own_channel() -> None:
+    assert cursor_from("user-5:42", "user-5") == 42
+    assert cursor_from("user-6:42,user-5:7", "user-5") == 7
+    for other in ("user-6:42", "user-5:x", "user-5:-1", "garbage", "", None):
+        assert cursor_from(other, "user-5") is None
+    assert cursor_from("user-5:" + "9" * 19, "user-5") is None
+
+
+def test_events_without_ids_leave_the_position_alone() -> None:
+    state = StreamState("user-5", 10)
+    typing = state.encode(Event("user-5", "typing", '{"user": 1}'))
+    assert typing == 'event: typing\ndata: {"user": 1}\n\n'
+    assert state.cursor == 10
+
+    twelve = state.encode(Event("user-5", "message", '{"id": 12}', id=12))
+    assert "id: user-5:12\n" in twelve
+    # Out of order: sent, but the position never moves back.
+    eleven = state.encode(Event("user-5", "message", '{"id": 11}', id=11))
+    assert "id: user-5:12\n" in eleven and '{"id": 11}' in eleven
+    assert state.cursor == 12
+    # A repeat (read from storage while it also arrived live) is dropped.
+    assert state.encode(Event("user-5", "message", '{"id": 12}', id=12)) == ""
+
+
+def test_one_event_is_encoded_once_for_all_streams_of_its_user() -> None:
+    event = Event("user-5", "message", '{"id": 20}', id=20)
+    first, second = StreamState("user-5", 3), StreamState("user-5", 19)
+    text = first.encode(event)
+    assert second.encode(event) is text
+    # A stream already past the event gives it its own (later) position.
+    ahead = StreamState("user-5", 25)
+    assert "id: user-5:25\n" in ahead.encode(event)
+
+
+def test_a_stream_cannot_choose_its_channel(rf: RequestFactory) -> None:
+    class Verified:
+        pk = 7
+        is_authenticated = True
+
+        def is_verified(self) -> bool:
+            return True
+
+    request = rf.get("/events/?channel=user-8&channel=group-x")
+    request.user = Verified()  # type: ignore[assignment]
+    manager = UserChannelManager()
+    assert manager.get_channels_for_request(request, {"channel": "user-8"}) == {
+        "user-7"
+    }
+    assert not manager.can_read_channel(request.user, "user-8")
+
+
+# Storage ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_groups(db: None) -> Iterator[dict[str, Any]]:
+    alice, _ = make_user("alice")
+    bob, _ = make_user("bob")
+    groups = []
+    for label in ("ab", "a"):
+        group = Group.objects.create(
+            id=(label * 22)[:22],
+            salt=b"s" * 16,
+            iterations=600_000,
+            token_hash=b"t" * 32,
+            name_ciphertext=b"n",
+            name_nonce=b"n" * 12,
+            name_tag=b"t" * 16,
+        )
+        Membership.objects.create(group=group, user=alice)
+        if label == "ab":
+            Membership.objects.create(group=group, user=bob)
+        groups.append(group)
+    yield {"alice": alice, "bob": bob, "shared": groups[0], "own": groups[1]}
+
+
+def message(group: Group, sender: Any, **extra: Any) -> Message:
+    return Message.objects.create(
+        group=group,
+        sender=sender,
+        epoch=1,
+        ciphertext=b"c" * 10,
+        nonce=sealed()["nonce"].encode()[:12],
+        tag=b"t" * 16,
+        **extra,
+    )
+
+
+def test_storage_reads_only_the_user_groups(two_groups: dict[str, Any]) -> None:
+    alice, bob = two_groups["alice"], two_groups["bob"]
+    shared = message(two_groups["shared"], alice)
+    message(two_groups["own"], alice)
+    expired = message(
+        two_groups["shared"], alice, expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    storage = MessageStorage()
+    channel = f"user-{bob.pk}"
+
+    events = storage.get_events(channel, 0)
+    assert [e.id for e in events] == [shared.id]
+    assert json.loads(events[0].data)["group"] == two_groups["shared"].pk
+    assert expired.id not in [e.id for e in storage.get_events(channel, 0)]
+    assert storage.get_current_id(channel) == expired.id
+    assert storage.get_events("group-x", 0) == []
+    # Resending: what was created recently, at or below the position.
+    since = timezone.now() - timedelta(seconds=60)
+    assert [e.id for e in storage.get_recent(channel, shared.id, since)] == [shared.id]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_backlog_ends_in_stream_reset(
+    two_groups: dict[str, Any],
+) -> None:
+    alice, bob = two_groups["alice"], two_groups["bob"]
+    for _ in range(7):
+        message(two_groups["shared"], alice)
+    state = StreamState(f"user-{bob.pk}", 0)
+
+    async def read() -> list[bytes]:
+        return [
+            chunk async for chunk in read_stored(MessageStorage(), state, resend=False)
+        ]
+
+    with override_settings(HASHWHISPER_STREAM_RESUME_LIMIT=5):
+        from chat.realtime import stream
+
+        original = stream.PAGE_SIZE
+        stream.PAGE_SIZE = 5
+        try:
+            chunks = asyncio.run(read())
+        finally:
+            stream.PAGE_SIZE = original
+    text = b"".join(chunks).decode()
+    assert text.count("event: message") == 5
+    assert "event: stream-reset" in text
+    assert state.cursor == Message.objects.order_by("-id").first().id  # type: ignore[union-attr]
+
+
+def test_the_purge_hook_deletes_old_stored_events(db: None) -> None:
+    from django_eventstream.models import Event as StoredEvent
+
+    StoredEvent.objects.create(channel="user-1", type="message", data="{}", eid=1)
+    StoredEvent.objects.update(created=timezone.now() - timedelta(days=30))
+    StoredEvent.objects.create(channel="user-1", type="message", data="{}", eid=2)
+    assert purge_event_backlog() == 1
+    assert StoredEvent.objects.count() == 1
+
+
+# Delivery and kicks in this process ------------------------------------------
+
+
+@pytest.fixture
+def listener() -> Iterator[Callable[[int, str], local.StreamListener]]:
+    """Register listeners as open streams would, without a server."""
+    loop = asyncio.new_event_loop()
+    made: list[local.StreamListener] = []
+
+    def make(user_id: int, session: str = "session") -> local.StreamListener:
+        found = local.StreamListener(user_id, session)
+        found.loop = loop
+        get_listener_manager().add_listener(found)
+        made.append(found)
+        return found
+
+    yield make
+    for found in made:
+        get_listener_manager().remove_listener(found)
+    loop.close()
+
+
+def queued(found: local.StreamListener) -> list[tuple[str, Any]]:
+    return [
+        (event.type, json.loads(event.data))
+        for items in found.channel_items.values()
+        for event in items
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(REDIS_URL="")
+def test_publishing_without_redis_reaches_members_here(
+    two_groups: dict[str, Any], listener: Callable[[int, str], local.StreamListener]
+) -> None:
+    alice, bob = two_groups["alice"], two_groups["bob"]
+    bobs = listener(bob.pk, "b")
+    alices = listener(alice.pk, "a")
+    publish_to_members(two_groups["shared"].pk, "message", {"id": 5, "group": "g"})
+    publish_to_members(two_groups["own"].pk, "typing", {"group": "own", "user": 1})
+
+    assert queued(bobs) == [("message", {"id": 5, "group": "g"})]
+    assert [kind for kind, _ in queued(alices)] == ["message", "typing"]
+    assert bobs.channel_items[f"user-{bob.pk}"][0].id == 5
+
+
+def test_a_removal_drops_the_group_queued_events(
+    listener: Callable[[int, str], local.StreamListener],
+) -> None:
+    found = listener(31, "s")
+    local.deliver(31, local.GroupEvent("user-31", "message", '{"id": 1}', 1, "gone"))
+    local.deliver(31, local.GroupEvent("user-31", "message", '{"id": 2}', 2, "kept"))
+    local.apply_control({"op": "removed", "user": 31, "group": "gone"})
+    assert queued(found) == [("message", {"id": 2}), ("removed", {"group": "gone"})]
+
+
+def test_a_revoke_ends_only_the_named_session(
+    listener: Callable[[int, str], local.StreamListener],
+) -> None:
+    ended, kept, other = listener(41, "one"), listener(41, "two"), listener(42, "one")
+    local.apply_control({"op": "revoke", "user": 41, "session": "one"})
+    assert ended.error and ended.error["condition"] == "forbidden"
+    assert not kept.error and not other.error
+    local.apply_control({"op": "revoke", "user": 41})
+    assert kept.error
+
+
+def test_keep_alives_are_due_on_every_stream_after_a_tick(
+    listener: Callable[[int, str], local.StreamListener],
+) -> None:
+    streams = [listener(51, "s"), listener(52, "s")]
+    assert local.tick() >= 2
+    assert all(found.keepalive_due for found in streams)
+    assert KEEP_ALIVE.startswith(b"event: keep-alive")
+
+
+def test_deleting_a_session_ends_its_streams(
+    db: None, listener: Callable[[int, str], local.StreamListener]
+) -> None:
+    user, _ = make_user("carol")
+    store = SessionStore()
+    store["_auth_user_id"] = str(user.pk)
+    store.create()
+    found = listener(user.pk, session_hash(store.session_key))
+    with override_settings(REDIS_URL=""), pytest.MonkeyPatch.context() as patch:
+        # The test database wraps the test in a transaction: run the commit
+        # callbacks at once.
+        patch.setattr("django.db.transaction.on_commit", lambda f, **_: f())
+        store.delete()
+    assert found.error and found.error["condition"] == "forbidden"
+
+
+# The ASGI hand-over ----------------------------------------------------------
+
+
+def test_a_refused_stream_passes_through_the_hand_over(db: None) -> None:
+    from hashwhisper.asgi import application
+
+    sent: list[dict[str, Any]] = []
+
+    async def call() -> None:
+        requested = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            # The client stays connected until the answer is done.
+            await asyncio.Event().wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "https",
+            "path": "/events/",
+            "raw_path": b"/events/",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"testserver")],
+            "client": ("127.0.0.1", 5000),
+            "server": ("testserver", 443),
+        }
+        await application(scope, receive, send)
+
+    asyncio.run(call())
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 401
+    assert b"Log in first" in b"".join(m.get("body", b"") for m in sent[1:])
