@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -291,8 +291,8 @@ def test_a_refused_stream_passes_through_the_hand_over(db: None) -> None:
             await asyncio.Event().wait()
             return {"type": "http.disconnect"}
 
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
+        async def send(message: Mapping[str, Any]) -> None:
+            sent.append(dict(message))
 
         scope = {
             "type": "http",
