@@ -80,6 +80,7 @@ class Realtime {
     }
     document.addEventListener('visibilitychange', () => this.tabChanged());
     this.setLive(false);
+    this.send({ type: 'hello', tab: this.tabId });
     this.elect();
     this.tabTimer = setInterval(() => this.tabChanged(), this.ttlMs / 3);
     this.tabChanged();
@@ -100,7 +101,7 @@ class Realtime {
   lead() {
     this.leader = true;
     this.send({ type: 'leader', tab: this.tabId });
-    if (this.everOpenedElsewhere) this.gap();
+    // The new stream's opening reads back what the old leader may have missed.
     this.open();
     this.beat();
     // The lock is held for the life of this page; closing the tab releases it.
@@ -127,6 +128,9 @@ class Realtime {
       this.setLive(false);
     } else if (message.type === 'leader') {
       this.tabChanged();
+    } else if (message.type === 'hello' && this.leader) {
+      // A tab that just opened learns whether events flow.
+      this.send({ type: 'live', live: this.live });
     } else if (message.type === 'tab' && this.leader) {
       this.tabs.set(message.tab, { visible: Boolean(message.visible), at: Date.now() });
       this.beatSoon();
