@@ -127,6 +127,11 @@ class Health:
             self._settle(None)
             return had_failed
 
+    def publish_pending(self) -> bool:
+        """Whether the last publish failed and nothing has succeeded since."""
+        with self._lock:
+            return self._publish_failed
+
     def subscription_lost(self, error: BaseException) -> None:
         with self._lock:
             self._subscription_lost = True
@@ -195,6 +200,24 @@ class Publisher:
             # its streams read them back from storage.
             self._publish_control(url, {"op": "resync"})
         return True
+
+    def recover(self, url: str) -> None:
+        """After a failed publish, try again with a resync for every process.
+
+        Events are published when something happens; if nothing happens
+        after a failure, this (called by the hub every few quiet seconds)
+        still brings the streams back up to date.
+        """
+        if not health.publish_pending() or time.monotonic() < self._skip_until:
+            return
+        raw = json.dumps({"op": "resync"}).encode()
+        try:
+            self.client(url).publish(control_topic(), raw)
+        except (redis.RedisError, OSError) as error:
+            self._skip_until = time.monotonic() + RETRY_AFTER_SECONDS
+            health.publish_failed(error)
+            return
+        health.publish_ok()
 
     def _publish_control(self, url: str, message: dict[str, Any]) -> None:
         raw = json.dumps(message).encode()

@@ -179,6 +179,8 @@ class Hub:
                 if clock() - last_heard > 3 * PING_SECONDS:
                     raise ConnectionError("Redis stopped answering pings")
                 await pubsub.ping()
+                if bus.health.publish_pending():
+                    await asyncio.to_thread(bus.publisher.recover, self.url)
                 continue
             last_heard = clock()
             kind = message["type"]

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import secrets
+import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
@@ -18,7 +21,7 @@ from django_eventstream.views import get_listener_manager
 
 from chat.events import UserChannelManager, publish_to_members
 from chat.models import Message
-from chat.realtime import local
+from chat.realtime import bus, local
 from chat.realtime.storage import MessageStorage, purge_event_backlog
 from chat.realtime.stream import (
     KEEP_ALIVE,
@@ -29,6 +32,7 @@ from chat.realtime.stream import (
 )
 from groups.models import Group, Membership
 from tests.conftest import make_user, sealed
+from tests.realtime.support import OwnRedis
 
 
 def test_the_position_comes_only_from_the_stream_own_channel() -> None:
@@ -314,3 +318,58 @@ def test_a_refused_stream_passes_through_the_hand_over(db: None) -> None:
     assert sent[0]["type"] == "http.response.start"
     assert sent[0]["status"] == 401
     assert b"Log in first" in b"".join(m.get("body", b"") for m in sent[1:])
+
+
+# Fan-out health --------------------------------------------------------------
+
+
+def test_the_log_says_once_down_and_once_recovered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    health = bus.Health()
+    with caplog.at_level(logging.WARNING, logger="hashwhisper.realtime"):
+        for _ in range(3):
+            health.publish_failed(ConnectionError("refused"))
+        health.subscription_lost(ConnectionError("gone"))
+        health.publish_ok()
+        # Still down: the subscription has not come back.
+        health.subscription_ok()
+        health.publish_ok()
+    lines = [r.getMessage() for r in caplog.records]
+    assert [line.split(":")[0] for line in lines] == [
+        "live fan-out down",
+        "live fan-out recovered",
+    ]
+    assert "ConnectionError" in lines[0] and "refused" not in lines[0]
+
+
+def test_a_failed_publish_is_made_good_by_a_resync(own_redis: OwnRedis) -> None:
+    import redis
+
+    publisher = bus.Publisher()
+    prefix = f"hwtest:{secrets.token_hex(4)}:"
+    listener_client = redis.Redis.from_url(own_redis.url)
+    pubsub = listener_client.pubsub()
+    with (
+        override_settings(HASHWHISPER_REALTIME_PREFIX=prefix),
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        patch.setattr(bus, "health", bus.Health())
+        pubsub.subscribe(bus.control_topic())
+        pubsub.get_message(timeout=1)
+        own_redis.stop()
+        assert not publisher.publish(own_redis.url, [(bus.user_topic(1), b"{}")])
+        assert bus.health.publish_pending()
+        own_redis.start()
+        # Still inside the pause after a failure: nothing is tried yet.
+        publisher.recover(own_redis.url)
+        assert bus.health.publish_pending()
+        time.sleep(bus.RETRY_AFTER_SECONDS)
+        pubsub = listener_client.pubsub()
+        pubsub.subscribe(bus.control_topic())
+        pubsub.get_message(timeout=1)
+        publisher.recover(own_redis.url)
+        assert not bus.health.publish_pending()
+        message = pubsub.get_message(timeout=2)
+        assert message is not None and json.loads(message["data"]) == {"op": "resync"}
+    listener_client.close()
