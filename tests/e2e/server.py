@@ -17,6 +17,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -126,11 +127,23 @@ def start_server(workdir: Path) -> ServerProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    _wait_until_up(server)
+    wait_until_up(server)
     return server
 
 
-def _wait_until_up(server: ServerProcess, timeout: float = 30.0) -> None:
+class RunningServer(Protocol):
+    """What ``wait_until_up`` needs of a server started as a subprocess."""
+
+    process: subprocess.Popen[bytes] | None
+
+    @property
+    def base_url(self) -> str: ...
+
+    def log_text(self) -> str: ...
+
+
+def wait_until_up(server: RunningServer, timeout: float = 30.0) -> None:
+    """Poll the login page until it answers 200; fail with the server's log."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert server.process is not None
@@ -143,7 +156,7 @@ def _wait_until_up(server: ServerProcess, timeout: float = 30.0) -> None:
                 if response.status == 200:
                     return
         except OSError:
-            time.sleep(0.2)
+            time.sleep(0.1)
     raise RuntimeError(f"server did not start:\n{server.log_text()}")
 
 

@@ -34,7 +34,13 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.server import REPO_ROOT, _pg_execute, _pg_uri_with_database, free_port
+from tests.e2e.server import (
+    REPO_ROOT,
+    _pg_execute,
+    _pg_uri_with_database,
+    free_port,
+    wait_until_up,
+)
 
 REDIS_SERVER = "/usr/bin/redis-server"
 SESSION_COOKIE = "sessionid"
@@ -332,23 +338,6 @@ def migrated_template(env: dict[str, str]) -> str:
                 connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         _templates[key] = found
         return found
-
-
-def wait_until_up(server: Server, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert server.process is not None
-        if server.process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{server.log_text()}")
-        try:
-            with urllib.request.urlopen(  # noqa: S310 - fixed local URL
-                f"{server.base_url}/accounts/login/", timeout=2
-            ) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server did not start:\n{server.log_text()}")
 
 
 # Clients ------------------------------------------------------------------
