@@ -140,7 +140,12 @@ async def outage_scenario(own: OwnRedis) -> dict[str, dict[str, bool]]:
         manager.remove_listener(library_listener)
         manager.remove_listener(ours)
         raw.close()
-        await asyncio.gather(*hub.tasks, library_task, return_exceptions=True)
+        # Bounded: a listener stuck on a dead connection must fail this test,
+        # not hang the suite.
+        pending = [*hub.tasks, library_task]
+        _, stuck = await asyncio.wait(pending, timeout=5)
+        for task in stuck:
+            task.cancel()
     return {
         name: {"before": before[name], "after": after[name]}
         for name in ("unwrapped", "wrapped")
