@@ -6,13 +6,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Exists
 from django.utils import timezone
 
 from accounts.models import User
 from chat.events import publish_to_members
 from chat.models import Message
 from chat.retention import expiry_for
-from groups.models import Group
+from groups.models import Membership
 from hashwhisper.crypto import b64encode
 from media_vault.services import attach_blobs
 
@@ -47,8 +48,12 @@ def message_json(message: Message, sender_name: str) -> dict[str, Any]:
     }
 
 
+class NotMember(Exception):
+    """The sender is not a member of the group, or there is no such group."""
+
+
 def post_message(
-    group: Group,
+    group_id: str,
     sender: User,
     ciphertext: bytes,
     nonce: bytes,
@@ -59,19 +64,25 @@ def post_message(
 ) -> Message:
     """Store a message the sender sealed with the key of ``epoch``.
 
-    Only the group's current epoch is accepted. The epoch is read under a
-    lock on the group row, which a rotation also takes, so no message for
-    the old key can slip in while a rotation commits.
+    One query, under a lock on the group row, reads the group's members
+    together with the group: it answers whether the sender belongs, gives the
+    current epoch and retention, and names the recipients of the live event.
+    A rotation takes the same lock, so no message for the old key can slip
+    in while a rotation commits, and the event reaches exactly the members
+    of the state being committed.
     """
     try:
         with transaction.atomic():
-            current = (
-                Group.objects.select_for_update(no_key=True)
-                .values_list("epoch", flat=True)
-                .get(pk=group.pk)
+            members = list(
+                Membership.objects.filter(group_id=group_id)
+                .select_related("group")
+                .select_for_update(no_key=True, of=("group",))
             )
-            if epoch != current:
-                raise OldEpoch(epoch, current)
+            if not any(m.user_id == sender.pk for m in members):
+                raise NotMember
+            group = members[0].group
+            if epoch != group.epoch:
+                raise OldEpoch(epoch, group.epoch)
             message = Message.objects.create(
                 group=group,
                 sender=sender,
@@ -83,7 +94,10 @@ def post_message(
             )
             attach_blobs(message, sender, blob_ids)
             publish_to_members(
-                group.id, "message", message_json(message, sender.get_username())
+                group.id,
+                "message",
+                message_json(message, sender.get_username()),
+                user_ids=[m.user_id for m in members],
             )
     except IntegrityError as exc:
         raise NonceReused from exc
@@ -94,21 +108,35 @@ def post_message(
 
 
 def history(
-    group: Group, *, before: int | None = None, after: int | None = None
+    group_id: str,
+    reader: User,
+    *,
+    before: int | None = None,
+    after: int | None = None,
 ) -> tuple[list[Message], bool]:
     """A page of unexpired messages, oldest first, and whether more exist.
 
     ``before`` pages backwards from a cursor (scrolling up); ``after`` reads
     forwards (catching up after a reconnect). Without either, the newest page.
+
+    The reader's membership is part of the page's query, so a page costs one
+    query; only an empty page asks again, to tell "no such group, or not
+    yours" (``NotMember``) from a group with nothing to show.
     """
     size = settings.HASHWHISPER_PAGE_SIZE
-    rows = Message.objects.filter(group=group, expires_at__gt=timezone.now())
+    is_member = Membership.objects.filter(group_id=group_id, user=reader)
+    rows = Message.objects.filter(
+        Exists(is_member), group_id=group_id, expires_at__gt=timezone.now()
+    )
     rows = rows.select_related("sender")
     if after is not None:
         page = list(rows.filter(id__gt=after).order_by("id")[: size + 1])
-        return page[:size], len(page) > size
-    if before is not None:
-        rows = rows.filter(id__lt=before)
-    page = list(rows.order_by("-id")[: size + 1])
+    else:
+        if before is not None:
+            rows = rows.filter(id__lt=before)
+        page = list(rows.order_by("-id")[: size + 1])
+    if not page and not is_member.exists():
+        raise NotMember
     more = len(page) > size
-    return list(reversed(page[:size])), more
+    page = page[:size]
+    return (page if after is not None else list(reversed(page))), more

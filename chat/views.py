@@ -5,8 +5,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from accounts.models import User
 from chat import services
-from groups.access import group_for_member
+from groups.access import NOT_FOUND
+from groups.models import GROUP_ID_PATTERN
 from groups.views import current_user
 from hashwhisper.api import ApiError, int_field, json_api, read_json, sealed_fields
 from media_vault.services import read_blob_ids
@@ -39,33 +41,38 @@ def cursor(request: HttpRequest, name: str) -> int | None:
 @json_api("GET", "POST")
 def messages(request: HttpRequest, group_id: str) -> JsonResponse:
     user = current_user(request)
-    group, _ = group_for_member(user, group_id)
-    if request.method == "POST":
-        data = read_json(request)
-        ciphertext, nonce, tag = sealed_fields(
-            data, settings.HASHWHISPER_MAX_MESSAGE_BYTES
-        )
-        epoch = int_field(data, "epoch", low=1, high=2**31 - 1)
-        blob_ids = read_blob_ids(data)
-        try:
-            message = services.post_message(
-                group, user, ciphertext, nonce, tag, epoch=epoch, blob_ids=blob_ids
-            )
-        except services.NonceReused as exc:
-            raise ApiError(409, "This nonce was already used in the group.") from exc
-        except services.OldEpoch as exc:
-            raise ApiError(
-                409,
-                f"Old epoch: this message was sealed for key epoch {exc.stated}, "
-                f"but the group's key is at epoch {exc.current}. Open the group's "
-                "new invitation to write again.",
-            ) from exc
-        body = services.message_json(message, user.get_username())
-        return JsonResponse(body, status=201)
-
-    before, after = cursor(request, "before"), cursor(request, "after")
-    if before is not None and after is not None:
-        raise ApiError(400, "Give before or after, not both.")
-    page, more = services.history(group, before=before, after=after)
+    if not GROUP_ID_PATTERN.fullmatch(group_id):
+        raise ApiError(404, NOT_FOUND)
+    try:
+        if request.method == "POST":
+            return post_message(request, group_id, user)
+        before, after = cursor(request, "before"), cursor(request, "after")
+        if before is not None and after is not None:
+            raise ApiError(400, "Give before or after, not both.")
+        page, more = services.history(group_id, user, before=before, after=after)
+    except services.NotMember as exc:
+        raise ApiError(404, NOT_FOUND) from exc
     items = [services.message_json(m, m.sender.get_username()) for m in page]
     return JsonResponse({"messages": items, "has_more": more})
+
+
+def post_message(request: HttpRequest, group_id: str, user: User) -> JsonResponse:
+    data = read_json(request)
+    ciphertext, nonce, tag = sealed_fields(data, settings.HASHWHISPER_MAX_MESSAGE_BYTES)
+    epoch = int_field(data, "epoch", low=1, high=2**31 - 1)
+    blob_ids = read_blob_ids(data)
+    try:
+        message = services.post_message(
+            group_id, user, ciphertext, nonce, tag, epoch=epoch, blob_ids=blob_ids
+        )
+    except services.NonceReused as exc:
+        raise ApiError(409, "This nonce was already used in the group.") from exc
+    except services.OldEpoch as exc:
+        raise ApiError(
+            409,
+            f"Old epoch: this message was sealed for key epoch {exc.stated}, "
+            f"but the group's key is at epoch {exc.current}. Open the group's "
+            "new invitation to write again.",
+        ) from exc
+    body = services.message_json(message, user.get_username())
+    return JsonResponse(body, status=201)

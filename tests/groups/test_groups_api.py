@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from accounts.models import User
+from chat.models import Message
 from groups.models import Group, Membership
 from tests.conftest import SecureClient, b64, group_id, sealed, verified_client
 from tests.hashwhisper.logs import logged_text, project_logs
@@ -490,8 +491,11 @@ def test_after_leaving_messages_are_404(
     assert bob_client.post(f"/api/groups/{bob_joined}/leave").status_code == 200
 
     assert bob_client.get(url).status_code == 404
-    posted = bob_client.post(url, sealed(), content_type="application/json")
+    # A well-formed message: the refusal is for membership, not for its form.
+    body = {**sealed(), "epoch": 1}
+    posted = bob_client.post(url, body, content_type="application/json")
     assert posted.status_code == 404
+    assert not Message.objects.filter(group_id=bob_joined, sender__username="bob")
 
 
 def test_leave_by_a_non_member_is_404(
