@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts.middleware import is_verified
 from accounts.models import User, UserSession
+from accounts.sessions import DB_SESSION_ENGINES, delete_stored_session
 from hashwhisper.crypto import token_hash
 
 log = logging.getLogger("hashwhisper.accounts")
@@ -33,10 +34,6 @@ security_log = logging.getLogger("hashwhisper.security")
 ROW = "hw_session_row"
 # Busy pages would otherwise write the row on every request.
 SEEN_RESOLUTION = timedelta(seconds=60)
-DB_SESSION_ENGINES = {
-    "django.contrib.sessions.backends.db",
-    "django.contrib.sessions.backends.cached_db",
-}
 
 _BROWSERS = (
     ("Edge", re.compile(r"\bEdg(?:e|A|iOS)?/")),
@@ -190,7 +187,7 @@ def end_session(user: User, row_id: int) -> bool:
         live = Session.objects.filter(expire_date__gt=timezone.now())
         for key in live.values_list("session_key", flat=True).iterator():
             if key_hash(key) == target:
-                Session.objects.filter(session_key=key).delete()
+                delete_stored_session(key)
                 break
     log.info("session ended by its user user_id=%s", user.pk)
     return True

@@ -6,6 +6,7 @@ case ``HASHWHISPER_SESSION_MAX_SECONDS`` after the login.
 """
 
 import logging
+from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
@@ -24,10 +25,19 @@ SEEN_AT = "hw_seen_at"
 SEEN_RESOLUTION_SECONDS = 60
 # Where accounts.session_tracking keeps the id of the session's list row.
 TRACKING_ROW = "hw_session_row"
+# Engines whose sessions can be listed from Django's session table.
 DB_SESSION_ENGINES = {
+    "accounts.session_store",
     "django.contrib.sessions.backends.db",
     "django.contrib.sessions.backends.cached_db",
 }
+
+
+def delete_stored_session(session_key: str) -> None:
+    """Delete one session through its engine, so that a cached copy goes
+    with the database row."""
+    engine = import_module(settings.SESSION_ENGINE)
+    engine.SessionStore().delete(session_key)
 
 
 def _now() -> int:
@@ -87,7 +97,8 @@ def end_sessions(
         if session.session_key != keep
         and str(session.get_decoded().get(SESSION_KEY)) == owner
     ]
-    Session.objects.filter(session_key__in=doomed).delete()
+    for session_key in doomed:
+        delete_stored_session(session_key)
     if doomed:
         log.info("sessions ended user_id=%s count=%s", user.pk, len(doomed))
     return len(doomed)

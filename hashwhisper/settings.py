@@ -198,6 +198,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            # A Redis that stops answering fails a cache call within a second
+            # (sessions then come from the database) instead of holding the
+            # request until the system's TCP timeout.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
     # django-ratelimit does not recognise Django's own RedisCache as shared
@@ -231,6 +235,9 @@ HASHWHISPER_TYPING_INTERVAL = env_int("HASHWHISPER_TYPING_INTERVAL", 2)
 # Accounts ------------------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
+# Sessions are read from the cache and kept in the database; a cache outage
+# only costs the database read (accounts.session_store).
+SESSION_ENGINE = "accounts.session_store"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "chat:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
