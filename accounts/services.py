@@ -22,7 +22,7 @@ from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from qrcode.image.svg import SvgPathImage
 
-from accounts import lockout, recovery, sessions
+from accounts import lockout, recovery, session_auth, sessions
 from accounts.models import User
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def verify_second_factor(user: User, code: str) -> Device | None:
 def complete_login(request: HttpRequest, user: User, device: Device) -> None:
     """Log the user in after a correct code; ``login()`` cycles the key."""
     clear_pending_login(request)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend=session_auth.BACKEND)
     django_otp.login(request, device)
     sessions.start_session_clock(request)
     lockout.clear_failures(lockout.username_key(user.get_username()))

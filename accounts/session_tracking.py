@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts.middleware import is_verified
 from accounts.models import User, UserSession
+from accounts.session_auth import facts_of
 from accounts.sessions import DB_SESSION_ENGINES, delete_stored_session
 from hashwhisper.crypto import token_hash
 
@@ -83,21 +84,41 @@ def start_tracking(request: HttpRequest, user: User) -> UserSession:
     return row
 
 
+def _tracked_row(request: HttpRequest, user: User) -> tuple[bytes, datetime] | None:
+    """The key hash and last-seen time of this session's row, if it exists.
+
+    The authentication backend usually read them with the user already.
+    """
+    row_id = request.session[ROW]
+    facts = facts_of(user)
+    if facts is not None and facts.row_id == row_id:
+        if facts.row_key_hash is None or facts.row_seen_at is None:
+            return None
+        return facts.row_key_hash, facts.row_seen_at
+    row = (
+        UserSession.objects.filter(pk=row_id, user=user)
+        .values_list("key_hash", "last_seen_at")
+        .first()
+    )
+    return None if row is None else (bytes(row[0]), row[1])
+
+
 def still_tracked(request: HttpRequest, user: User) -> bool:
     """Refresh this session's row; ``False`` if the row was deleted."""
-    row = UserSession.objects.filter(pk=request.session[ROW], user=user).first()
+    row = _tracked_row(request, user)
     if row is None:
         return False
+    stored_hash, seen_at = row
     now = timezone.now()
     current = key_hash(str(request.session.session_key))
     changes: dict[str, Any] = {}
     # Password changes cycle the session key; the row follows the session.
-    if bytes(row.key_hash) != current:
+    if stored_hash != current:
         changes["key_hash"] = current
-    if now - row.last_seen_at >= SEEN_RESOLUTION:
+    if now - seen_at >= SEEN_RESOLUTION:
         changes["last_seen_at"] = now
     if changes:
-        UserSession.objects.filter(pk=row.pk).update(**changes)
+        UserSession.objects.filter(pk=request.session[ROW]).update(**changes)
     return True
 
 

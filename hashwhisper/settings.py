@@ -97,8 +97,10 @@ MIDDLEWARE = [
     # Before the CSRF check, which would parse a refused (truncated) form body.
     "hashwhisper.asgi_limits.OversizedBodyMiddleware",
     "hashwhisper.middleware.HashWhisperCsrfMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    # Django's and django-otp's middleware, sharing one query for the user,
+    # the device and the session's row (accounts.session_auth).
+    "accounts.session_auth.SessionAuthenticationMiddleware",
+    "accounts.session_auth.SessionOTPMiddleware",
     "accounts.session_tracking.SessionTrackingMiddleware",
     "accounts.middleware.SessionLifetimeMiddleware",
     "accounts.middleware.RequireVerifiedMiddleware",
@@ -235,6 +237,12 @@ HASHWHISPER_TYPING_INTERVAL = env_int("HASHWHISPER_TYPING_INTERVAL", 2)
 # Accounts ------------------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
+# The first loads a session's user, device and row in one query; Django's
+# ModelBackend checks passwords and keeps sessions signed in under its name.
+AUTHENTICATION_BACKENDS = [
+    "accounts.session_auth.SessionUserBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 # Sessions are read from the cache and kept in the database; a cache outage
 # only costs the database read (accounts.session_store).
 SESSION_ENGINE = "accounts.session_store"
