@@ -87,6 +87,10 @@ def _device_with_user(user_id: Any, hints: SessionHints) -> Device | None:
     session row's fields; ``None`` if it is not there.
 
     The device is looked up the way django-otp looks up a persistent id.
+    django-otp has no public hook for this; the private helpers used here
+    and in ``SessionOTPMiddleware`` are those of the version pinned in
+    requirements.txt, and tests/accounts/test_session_query.py notices if
+    they stop doing their part.
     """
     if hints.device_id is None:
         return None
