@@ -198,7 +198,8 @@ REDIS_URL = os.environ.get("HASHWHISPER_REDIS_URL", "").strip()
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache, with one connection pool per process.
+            "BACKEND": "hashwhisper.cache.SharedRedisCache",
             "LOCATION": REDIS_URL,
             # A Redis that stops answering fails a cache call within a second
             # (sessions then come from the database) instead of holding the
@@ -206,8 +207,9 @@ if REDIS_URL:
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
-    # django-ratelimit does not recognise Django's own RedisCache as shared
-    # and atomic (W001), although its incr is atomic on Redis.
+    # django-ratelimit does not recognise Django's RedisCache (of which ours
+    # is a subclass) as shared and atomic (W001), although its incr is
+    # atomic on Redis.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

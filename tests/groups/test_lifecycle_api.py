@@ -524,7 +524,7 @@ def test_members_list_survives_a_cache_outage(
     # Nothing listens on port 1: every cache call fails to connect.
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "hashwhisper.cache.SharedRedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
         }
     }

@@ -25,6 +25,7 @@ def seed(spec: dict[str, Any]) -> dict[str, Any]:
     from django.contrib.sessions.backends.db import SessionStore
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    from accounts import session_auth
     from accounts.models import User
     from groups.models import Group, Membership
     from hashwhisper.crypto import random_id, token_hash
@@ -39,7 +40,7 @@ def seed(spec: dict[str, Any]) -> dict[str, Any]:
         for _ in range(int(spec.get("sessions", {}).get(name, 1))):
             session = SessionStore()
             session[SESSION_KEY] = str(user.pk)
-            session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+            session[BACKEND_SESSION_KEY] = session_auth.BACKEND
             session[HASH_SESSION_KEY] = user.get_session_auth_hash()
             session["otp_device_id"] = device.persistent_id
             session.create()

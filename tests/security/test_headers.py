@@ -126,7 +126,7 @@ def test_the_429_answer_carries_the_headers(settings: Any, alice: Account) -> No
 def test_the_503_answer_carries_the_headers(settings: Any, alice: Account) -> None:
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "hashwhisper.cache.SharedRedisCache",
             "LOCATION": "redis://127.0.0.1:9/0",
             "OPTIONS": {"socket_connect_timeout": 0.5},
         }

@@ -230,7 +230,7 @@ def redis_down(settings: Any) -> None:
     """The default cache is a Redis server that does not answer."""
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "hashwhisper.cache.SharedRedisCache",
             "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
@@ -273,7 +273,7 @@ def real_redis(settings: Any) -> str:
     prefix = f"hw-test-{secrets.token_hex(6)}"
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "hashwhisper.cache.SharedRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": prefix,
         }

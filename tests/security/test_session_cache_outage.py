@@ -29,7 +29,7 @@ def free_port() -> int:
 def redis_cache(port: int) -> dict[str, Any]:
     return {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "hashwhisper.cache.SharedRedisCache",
             "LOCATION": f"redis://127.0.0.1:{port}/0",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
