@@ -64,23 +64,24 @@ def post_message(
 ) -> Message:
     """Store a message the sender sealed with the key of ``epoch``.
 
-    One query, under a lock on the group row, reads the group's members
-    together with the group: it answers whether the sender belongs, gives the
-    current epoch and retention, and names the recipients of the live event.
-    A rotation takes the same lock, so no message for the old key can slip
-    in while a rotation commits, and the event reaches exactly the members
-    of the state being committed.
+    The sender's membership and the group are read in one query that also
+    locks the group row. A rotation takes the same lock, so no message for
+    the old key can slip in while a rotation commits. The recipients of the
+    live event are read after the insert, in a statement of its own: one
+    that started before a concurrent removal committed (and then waited for
+    the lock) would still list the removed member.
     """
     try:
         with transaction.atomic():
-            members = list(
-                Membership.objects.filter(group_id=group_id)
+            membership = (
+                Membership.objects.filter(group_id=group_id, user=sender)
                 .select_related("group")
                 .select_for_update(no_key=True, of=("group",))
+                .first()
             )
-            if not any(m.user_id == sender.pk for m in members):
+            if membership is None:
                 raise NotMember
-            group = members[0].group
+            group = membership.group
             if epoch != group.epoch:
                 raise OldEpoch(epoch, group.epoch)
             message = Message.objects.create(
@@ -94,10 +95,7 @@ def post_message(
             )
             attach_blobs(message, sender, blob_ids)
             publish_to_members(
-                group.id,
-                "message",
-                message_json(message, sender.get_username()),
-                user_ids=[m.user_id for m in members],
+                group.id, "message", message_json(message, sender.get_username())
             )
     except IntegrityError as exc:
         raise NonceReused from exc

@@ -2,9 +2,9 @@
 
 The message API is the busiest path of the server; each extra round trip
 shows in the post rate and the history rate (bench/realtime.py). These
-tests pin the view's own queries: a post reads the group, its members and
-the lock in one query and inserts once; a page of history is one query
-that also checks membership.
+tests pin the view's own queries: a post reads the sender's membership and
+the group under the group's lock in one query, inserts, and reads the
+recipients; a page of history is one query that also checks membership.
 """
 
 from typing import Any
@@ -30,7 +30,7 @@ def messages_url(group: dict[str, Any]) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_post_reads_group_members_and_lock_in_one_query(
+def test_a_post_checks_membership_and_locks_the_group_in_one_query(
     alice_client: SecureClient, group_with_alice: dict[str, Any]
 ) -> None:
     url = messages_url(group_with_alice)
@@ -40,12 +40,14 @@ def test_a_post_reads_group_members_and_lock_in_one_query(
         )
     assert response.status_code == 201, response.content
     statements = view_queries(ctx)
-    assert len(statements) == 2, statements
-    read, insert = statements
-    assert read.startswith("SELECT") and '"groups_membership"' in read
+    assert len(statements) == 3, statements
+    check, insert, recipients = statements
+    assert check.startswith("SELECT") and '"groups_group"' in check
     assert insert.startswith('INSERT INTO "chat_message"')
+    # Read after the lock is held: a removal that committed meanwhile shows.
+    assert recipients.startswith('SELECT "groups_membership"."user_id"')
     if connection.vendor == "postgresql":
-        assert read.endswith('FOR NO KEY UPDATE OF "groups_group"')
+        assert check.endswith('FOR NO KEY UPDATE OF "groups_group"')
 
 
 @pytest.mark.django_db
