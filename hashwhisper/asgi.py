@@ -2,11 +2,15 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hashwhisper.settings")
+django.setup(set_prefix=False)
 
-django_application = get_asgi_application()
+# Imported once Django is set up, as get_asgi_application() would.
+from hashwhisper.handler import SyncChainASGIHandler  # noqa: E402
+
+django_application = SyncChainASGIHandler()
 
 # Imported after Django is set up: the wrappers resolve routes to find each
 # one's body limit, and use the event library's settings.
