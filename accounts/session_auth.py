@@ -175,6 +175,18 @@ class SessionOTPMiddleware(OTPMiddleware):
     and the user's, else it is dropped from the session).
     """
 
+    def _device_from_persistent_id(self, persistent_id: Any) -> Device | None:
+        # django-otp expects the string it stored; anything else (only a
+        # tampered session store could hold it) names no device, rather than
+        # failing the request with a 500.
+        if not isinstance(persistent_id, str):
+            return None
+        persistent_id = self._normalize_persistent_id(persistent_id)
+        with suppress(ValueError, LookupError):
+            devices = Device._filter_persistent_id(persistent_id)
+            return None if devices is None else devices.first()
+        return None
+
     def _verify_user_sync(self, request: HttpRequest, user: Any) -> Any:
         facts = facts_of(user)
         if facts is None or facts.device_id != request.session.get(

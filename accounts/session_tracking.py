@@ -90,6 +90,10 @@ def _tracked_row(request: HttpRequest, user: User) -> tuple[bytes, datetime] | N
     The authentication backend usually read them with the user already.
     """
     row_id = request.session[ROW]
+    # Only a tampered session store holds anything but the id we wrote; such
+    # a session counts as ended.
+    if type(row_id) is not int:
+        return None
     facts = facts_of(user)
     if facts is not None and facts.row_id == row_id:
         if facts.row_key_hash is None or facts.row_seen_at is None:
@@ -156,8 +160,12 @@ class SessionTrackingMiddleware:
 def forget_session(sender: Any, request: HttpRequest | None, **kwargs: Any) -> None:
     if request is not None and hasattr(request, "session"):
         row_id = request.session.get(ROW)
-        if row_id is not None:
-            UserSession.objects.filter(pk=row_id).delete()
+        user = kwargs.get("user")
+        # Only the signed-out user's own row: a row id planted in one session
+        # must not end another user's. (A deleted account's rows went with it.)
+        owner = getattr(user, "pk", None)
+        if type(row_id) is int and owner is not None:
+            UserSession.objects.filter(pk=row_id, user_id=owner).delete()
 
 
 def live_since(now: datetime) -> tuple[datetime, datetime]:

@@ -18,7 +18,7 @@ from django.core.cache import caches
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import operator
-from accounts.models import User
+from accounts.models import User, UserSession
 from accounts.session_store import SessionStore
 from accounts.session_tracking import ROW
 from groups.models import Membership
@@ -329,3 +329,36 @@ def test_error_answers_through_the_sync_chain(
     assert head["content-type"].startswith(kind)
     assert b"boom-marker" not in body
     assert header_problems(Head(head)) == []
+
+
+# Found by the same attack run; 500s (or another user's row deleted) before
+# the fix --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value", [17, 10**30, True, [1, 2], {"a": 1}, "accounts.user/1"], ids=repr
+)
+def test_a_non_device_id_is_refused_without_error(alice: Account, value: Any) -> None:
+    client = signed_in(alice)
+    plant(client, "otp_device_id", value)
+    assert client.get("/api/groups/", headers=JSON).status_code == 401
+
+
+@pytest.mark.parametrize("value", ["abc", "", [1], {"a": 1}, 1.5], ids=repr)
+def test_a_non_numeric_row_id_logs_out_without_error(
+    alice: Account, value: Any
+) -> None:
+    client = signed_in(alice)
+    plant(client, ROW, value)
+    assert client.get("/api/groups/", headers=JSON).status_code == 401
+
+
+def test_a_planted_row_id_does_not_end_its_owners_session(
+    alice: Account, bob: Account
+) -> None:
+    alice_client, bob_client = signed_in(alice), signed_in(bob)
+    bob_row = UserSession.objects.get(user=bob[0])
+    plant(alice_client, ROW, bob_row.pk)
+    assert alice_client.get("/api/groups/", headers=JSON).status_code == 401
+    assert bob_client.get("/api/groups/", headers=JSON).status_code == 200
+    assert UserSession.objects.filter(pk=bob_row.pk).exists()
