@@ -7,8 +7,6 @@ middleware, and to a thread again for the view. These tests drive one real
 request through each handler and count the trips back to the loop.
 """
 
-import asyncio
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -16,43 +14,13 @@ from asgiref.sync import AsyncToSync
 from django.core.handlers.asgi import ASGIHandler
 
 from hashwhisper.handler import SyncChainASGIHandler
+from tests.hashwhisper.testing import asgi_get
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def scope(path: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "https",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 443),
-    }
-
-
 def get(handler: ASGIHandler, path: str) -> tuple[int, dict[bytes, bytes]]:
-    sent: list[dict[str, Any]] = []
-    requests = [{"type": "http.request", "body": b"", "more_body": False}]
-
-    async def receive() -> dict[str, Any]:
-        if requests:
-            return requests.pop()
-        # The client stays connected until the answer is sent.
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
-
-    async def send(message: Mapping[str, Any]) -> None:
-        sent.append(dict(message))
-
-    asyncio.run(handler(scope(path), receive, send))
-    start = next(m for m in sent if m["type"] == "http.response.start")
+    start = asgi_get(handler, path)[0]
     return int(start["status"]), dict(start["headers"])
 
 

@@ -8,7 +8,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from chat.realtime.stream import (
 )
 from groups.models import Group, Membership
 from tests.conftest import make_user, sealed
+from tests.hashwhisper.testing import asgi_get
 from tests.realtime.support import OwnRedis
 
 
@@ -281,40 +282,7 @@ def test_deleting_a_session_ends_its_streams(
 def test_a_refused_stream_passes_through_the_hand_over(db: None) -> None:
     from hashwhisper.asgi import application
 
-    sent: list[dict[str, Any]] = []
-
-    async def call() -> None:
-        requested = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal requested
-            if not requested:
-                requested = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            # The client stays connected until the answer is done.
-            await asyncio.Event().wait()
-            return {"type": "http.disconnect"}
-
-        async def send(message: Mapping[str, Any]) -> None:
-            sent.append(dict(message))
-
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "https",
-            "path": "/events/",
-            "raw_path": b"/events/",
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"testserver")],
-            "client": ("127.0.0.1", 5000),
-            "server": ("testserver", 443),
-        }
-        await application(scope, receive, send)
-
-    asyncio.run(call())
+    sent = asgi_get(application, "/events/")
     assert sent[0]["type"] == "http.response.start"
     assert sent[0]["status"] == 401
     assert b"Log in first" in b"".join(m.get("body", b"") for m in sent[1:])

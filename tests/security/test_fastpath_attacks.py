@@ -7,12 +7,10 @@ outsiders alike, and Django's chain run by ``SyncChainASGIHandler`` still
 gives the error pages and security headers.
 """
 
-import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.cache import caches
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -24,6 +22,7 @@ from accounts.session_tracking import ROW
 from groups.models import Membership
 from hashwhisper.handler import SyncChainASGIHandler
 from tests.conftest import SecureClient, sealed, verified_client
+from tests.hashwhisper.testing import asgi_get
 from tests.security.headers import header_problems
 
 pytestmark = pytest.mark.django_db
@@ -251,39 +250,11 @@ def test_a_non_member_is_told_what_an_unknown_group_tells(
 # Django's chain run by SyncChainASGIHandler ----------------------------------
 
 
-def asgi_get(path: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, Any, bytes]:
+def get_through_handler(
+    path: str, headers: list[tuple[bytes, bytes]]
+) -> tuple[int, Any, bytes]:
     """One GET through a fresh ``SyncChainASGIHandler``, as uvicorn would."""
-    handler = SyncChainASGIHandler()
-    sent: list[dict[str, Any]] = []
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "https",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), *headers],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 443),
-    }
-    received = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal received
-        if not received:
-            received = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        # Django stops the request when the client leaves; this one stays.
-        await asyncio.Event().wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: Mapping[str, Any]) -> None:
-        sent.append(dict(message))
-
-    async_to_sync(handler)(scope, receive, send)
+    sent = asgi_get(SyncChainASGIHandler(), path, headers)
     start = sent[0]
     body = b"".join(m.get("body", b"") for m in sent[1:])
     head = {k.decode().lower(): v.decode() for k, v in start["headers"]}
@@ -324,7 +295,7 @@ def test_error_answers_through_the_sync_chain(
     if status != 401:
         cookie = f"{settings.SESSION_COOKIE_NAME}={session_key(signed_in(alice))}"
         headers.append((b"cookie", cookie.encode()))
-    got, head, body = asgi_get(path, headers)
+    got, head, body = get_through_handler(path, headers)
     assert got == status
     assert head["content-type"].startswith(kind)
     assert b"boom-marker" not in body
