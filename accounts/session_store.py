@@ -7,8 +7,13 @@ a traceback for each. Here every cache error counts as a miss: the database
 answers alone, and a request works while Redis is down exactly as it does
 without a cache.
 
-A cache delete that fails leaves an ended session's data in the cache, where
-a later read may find it again once Redis is back. That is safe because no
+After a cache error the cache is left alone for ``SKIP_SECONDS``, so that a
+Redis that hangs rather than refuses costs one request its timeout, not
+every request.
+
+A cache delete that fails (or is skipped in those seconds) leaves an ended
+session's data in the cache, where a later read may find it again once
+Redis is back. That is safe because no
 decision rests on the session data alone: each request checks the user's
 password hash, active flag and device and the session's row
 (``accounts.session_tracking``) against the database, and an ended session
@@ -34,11 +39,21 @@ log = logging.getLogger("hashwhisper.accounts")
 # per this many seconds and process says enough.
 LOG_EVERY_SECONDS = 60.0
 _last_logged = float("-inf")
+# A Redis that stops answering (a frozen process, a lost network) costs each
+# call its socket timeout; after a failure the cache is left alone this long,
+# so only one request in that time waits.
+SKIP_SECONDS = 5.0
+_skip_until = float("-inf")
+
+
+def _cache_usable() -> bool:
+    return time.monotonic() >= _skip_until
 
 
 def _cache_failed(operation: str, error: Exception) -> None:
-    global _last_logged
+    global _last_logged, _skip_until
     now = time.monotonic()
+    _skip_until = now + SKIP_SECONDS
     if now - _last_logged >= LOG_EVERY_SECONDS:
         _last_logged = now
         # The error's class only: messages of some clients repeat the key.
@@ -58,6 +73,8 @@ class SessionStore(cached_db.SessionStore):
     _get_session_from_db: Callable[[], AbstractBaseSession | None]
 
     def _cache_get(self) -> Any:
+        if not _cache_usable():
+            return None
         try:
             return self._cache.get(self.cache_key)
         except Exception as error:
@@ -65,12 +82,16 @@ class SessionStore(cached_db.SessionStore):
             return None
 
     def _cache_set(self, data: Any, age: int) -> None:
+        if not _cache_usable():
+            return
         try:
             self._cache.set(self.cache_key, data, age)
         except Exception as error:
             _cache_failed("set", error)
 
     def _cache_delete(self, session_key: str) -> None:
+        if not _cache_usable():
+            return
         try:
             self._cache.delete(self.cache_key_prefix + session_key)
         except Exception as error:
@@ -90,7 +111,7 @@ class SessionStore(cached_db.SessionStore):
         if not session_key:
             return False
         try:
-            if self.cache_key_prefix + session_key in self._cache:
+            if _cache_usable() and self.cache_key_prefix + session_key in self._cache:
                 return True
         except Exception as error:
             _cache_failed("exists", error)

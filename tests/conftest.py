@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import session_store
 from accounts.models import User
 
 PASSWORD = "correct horse battery staple 42"
@@ -53,6 +54,16 @@ def separate_rate_limits(settings: Any) -> None:
     against later ones.
     """
     settings.RATELIMIT_CACHE_PREFIX = f"rl-test-{secrets.token_hex(6)}:"
+
+
+@pytest.fixture(autouse=True)
+def session_cache_trusted_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start each test with the session cache in use.
+
+    After a cache error the session store leaves the cache alone for a few
+    seconds; a test that broke Redis on purpose must not carry that over.
+    """
+    monkeypatch.setattr(session_store, "_skip_until", float("-inf"))
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 the database, and nothing answers 500."""
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -111,3 +112,42 @@ def test_requests_go_on_when_redis_stops(
 
     assert alice_client.get("/api/groups/").status_code == 200
     assert post_message(alice_client, group_with_alice).status_code == 201
+
+
+def test_a_hanging_redis_makes_one_request_wait_not_each(
+    settings: Any,
+    redis_server: tuple[int, subprocess.Popen[bytes]],
+    alice_client: SecureClient,
+    group_with_alice: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    port, server = redis_server
+    settings.CACHES = redis_cache(port)
+    monkeypatch.setattr(session_store, "_skip_until", float("-inf"))
+    assert alice_client.get("/api/groups/").status_code == 200
+    failed: list[str] = []
+    record_failure = session_store._cache_failed
+
+    def counted(operation: str, error: Exception) -> None:
+        failed.append(operation)
+        record_failure(operation, error)
+
+    monkeypatch.setattr(session_store, "_cache_failed", counted)
+
+    # A stopped process keeps its socket open: calls wait for their timeout.
+    server.send_signal(signal.SIGSTOP)
+    try:
+        assert alice_client.get("/api/groups/").status_code == 200
+        assert post_message(alice_client, group_with_alice).status_code == 201
+        assert alice_client.get("/api/groups/").status_code == 200
+    finally:
+        server.send_signal(signal.SIGCONT)
+    # The first cache call waited and failed; the later ones left the cache be.
+    assert failed == ["get"]
+
+    # Once the pause is over, sessions come from the cache again.
+    monkeypatch.setattr(session_store, "_skip_until", float("-inf"))
+    assert alice_client.get("/api/groups/").status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert alice_client.get("/api/groups/").status_code == 200
+    assert not any("django_session" in q["sql"] for q in queries.captured_queries)
