@@ -10,9 +10,7 @@ time.
 
 from __future__ import annotations
 
-import os
 import secrets
-import sys
 import threading
 import time
 from typing import Any
@@ -26,6 +24,7 @@ from chat.realtime.local import user_channel
 from groups import services as groups
 from groups.models import Membership
 from integrity.services import lock_group
+from tests.hashwhisper.testing import require_postgresql
 from tests.integrity.conftest import new_spec
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,11 +32,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def needs_postgresql() -> None:
-    if not os.environ.get("HASHWHISPER_DATABASE_URI"):
-        reason = "row locks need PostgreSQL: HASHWHISPER_DATABASE_URI is unset"
-        print(f"skipping: {reason}", file=sys.stderr)
-        pytest.skip(reason)
-    assert connection.vendor == "postgresql"
+    require_postgresql("row locks")
 
 
 def waiting_on_a_lock() -> bool:

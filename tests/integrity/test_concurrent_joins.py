@@ -9,8 +9,6 @@ this property.
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,6 +20,7 @@ from groups import services
 from groups.models import Group, Membership
 from integrity.models import ChainEvent
 from integrity.services import verify_group
+from tests.hashwhisper.testing import require_postgresql
 from tests.integrity.conftest import new_spec
 
 JOINERS = 50
@@ -31,11 +30,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def needs_postgresql() -> None:
-    if not os.environ.get("HASHWHISPER_DATABASE_URI"):
-        reason = "concurrent joins need PostgreSQL: HASHWHISPER_DATABASE_URI is unset"
-        print(f"skipping: {reason}", file=sys.stderr)
-        pytest.skip(reason)
-    assert connection.vendor == "postgresql"
+    require_postgresql("concurrent joins")
 
 
 def test_fifty_concurrent_joins_make_fifty_consecutive_links() -> None:

@@ -10,8 +10,6 @@ lock at work.
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,6 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.models import User
+from tests.hashwhisper.testing import require_postgresql
 from tests.security.conftest import totp
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,11 +29,7 @@ ROUNDS = 5
 
 @pytest.fixture(autouse=True)
 def needs_postgresql() -> None:
-    if not os.environ.get("HASHWHISPER_DATABASE_URI"):
-        reason = "the code race needs PostgreSQL: HASHWHISPER_DATABASE_URI is unset"
-        print(f"skipping: {reason}", file=sys.stderr)
-        pytest.skip(reason)
-    assert connection.vendor == "postgresql"
+    require_postgresql("code races")
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
