@@ -7,8 +7,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import User
 from chat import services
-from groups.access import NOT_FOUND
-from groups.models import GROUP_ID_PATTERN
+from groups.access import NOT_FOUND, check_group_id
 from groups.views import current_user
 from hashwhisper.api import ApiError, int_field, json_api, read_json, sealed_fields
 from media_vault.services import read_blob_ids
@@ -41,8 +40,7 @@ def cursor(request: HttpRequest, name: str) -> int | None:
 @json_api("GET", "POST")
 def messages(request: HttpRequest, group_id: str) -> JsonResponse:
     user = current_user(request)
-    if not GROUP_ID_PATTERN.fullmatch(group_id):
-        raise ApiError(404, NOT_FOUND)
+    check_group_id(group_id)
     try:
         if request.method == "POST":
             return post_message(request, group_id, user)

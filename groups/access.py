@@ -7,9 +7,14 @@ from hashwhisper.api import ApiError
 NOT_FOUND = "No such group."
 
 
-def group_by_id(group_id: str) -> Group:
+def check_group_id(group_id: str) -> None:
+    """Refuse, as "no such group", an id that no group can have."""
     if not GROUP_ID_PATTERN.fullmatch(group_id):
         raise ApiError(404, NOT_FOUND)
+
+
+def group_by_id(group_id: str) -> Group:
+    check_group_id(group_id)
     group = Group.objects.filter(pk=group_id).first()
     if group is None:
         raise ApiError(404, NOT_FOUND)
@@ -17,8 +22,7 @@ def group_by_id(group_id: str) -> Group:
 
 
 def group_for_member(user: User, group_id: str) -> tuple[Group, Membership]:
-    if not GROUP_ID_PATTERN.fullmatch(group_id):
-        raise ApiError(404, NOT_FOUND)
+    check_group_id(group_id)
     membership = (
         Membership.objects.select_related("group")
         .filter(group_id=group_id, user=user)
