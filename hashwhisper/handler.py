@@ -1,4 +1,4 @@
-"""Django's ASGI handler, running middleware and view in one thread hop.
+"""Django's ASGI handler, with fewer thread switches and no thread per request.
 
 Under ASGI Django builds its middleware chain for an async caller. Our
 middleware and views are all synchronous, so Django's chain enters a worker
@@ -6,20 +6,97 @@ thread for the outer middleware, comes back to the event loop at the first
 middleware that can run asynchronously (Django's own messages middleware),
 and goes to the thread again for the view: three switches between loop and
 thread for every request. Here the chain is built synchronously and entered
-once, in the same thread-sensitive worker Django would use.
+once.
+
+Django also gives every request a thread of its own: a new single-thread
+executor, started for the request and joined (from yet another new thread)
+when it ends. Here a request borrows an idle single-thread executor from a
+small pool and gives it back when it ends (asgiref's
+``ThreadSensitiveContext(executor=...)``), so a request still runs all its
+synchronous code on one thread that no other request uses meanwhile, as
+Django's handler guarantees, without starting two threads each time.
+Per-request state does not stay behind on a reused thread: Django keeps
+database connections and the like in context-local storage, per request.
 
 Responses still go out through Django's asynchronous code, so streaming
 responses (downloads, the event stream's hand-over) are sent as before.
 """
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
+
+# Idle executors kept for the next requests; more than this many at once
+# (a burst) are shut down as their requests end.
+IDLE_EXECUTORS = 32
+
+
+class RequestExecutor(ThreadPoolExecutor):
+    """One thread, running one request's synchronous calls in order."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1, thread_name_prefix="hw-request")
+        self.last: Future[Any] | None = None
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        future = super().submit(fn, *args, **kwargs)
+        self.last = future
+        return future
+
+    def idle(self) -> bool:
+        # Calls run one at a time, in order: when the last one is done, all
+        # are. One still running belongs to a request that was cancelled
+        # (its client went away) while its synchronous code ran on.
+        return self.last is None or self.last.done()
+
+
+class ExecutorPool:
+    def __init__(self, keep: int = IDLE_EXECUTORS) -> None:
+        self.keep = keep
+        self.idle: list[RequestExecutor] = []
+        self.lock = threading.Lock()
+        self.started = 0
+
+    def take(self) -> RequestExecutor:
+        with self.lock:
+            if self.idle:
+                return self.idle.pop()
+            self.started += 1
+        return RequestExecutor()
+
+    def give_back(self, executor: RequestExecutor) -> None:
+        if executor.idle():
+            executor.last = None
+            with self.lock:
+                if len(self.idle) < self.keep:
+                    self.idle.append(executor)
+                    return
+        # Busy (its thread ends once the call finishes) or one too many.
+        executor.shutdown(wait=False)
 
 
 class SyncChainASGIHandler(ASGIHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.executors = ExecutorPool()
+
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
         chain: Any = getattr(self, "_middleware_chain")  # noqa: B009 - untyped in the stubs
         self._middleware_chain = sync_to_async(chain, thread_sensitive=True)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            # Django's own refusal of anything but HTTP.
+            await super().__call__(scope, receive, send)
+            return
+        executor = self.executors.take()
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
+        finally:
+            self.executors.give_back(executor)
