@@ -1,6 +1,8 @@
 """One query loads the signed-in user, the session's device and its row,
 and django-otp's and the session list's rules still hold."""
 
+from typing import Any
+
 import pytest
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY
@@ -92,3 +94,56 @@ def test_sessions_signed_in_under_djangos_backend_still_work(alice: Account) -> 
     # The three separate queries of before.
     sql = " ".join(q["sql"] for q in queries.captured_queries)
     assert all(f'FROM "{table}"' in sql for table in AUTH_TABLES)
+
+
+def test_the_statement_loads_what_the_orm_loads(alice: Account) -> None:
+    from django.utils import timezone
+
+    from accounts.session_auth import SessionHints, _device_with_user
+
+    user, device = alice
+    row = UserSession.objects.create(
+        user=user, key_hash=key_hash("k" * 32), last_seen_at=timezone.now()
+    )
+    TOTPDevice.objects.filter(pk=device.pk).update(
+        last_used_at=timezone.now(), throttling_failure_count=3
+    )
+    hints = SessionHints(device_id=device.persistent_id, row_id=row.pk)
+
+    loaded = _device_with_user(user.pk, hints)
+
+    assert loaded is not None
+    expected = TOTPDevice.objects.select_related("user").get(pk=device.pk)
+    for field in TOTPDevice._meta.concrete_fields:
+        name = field.attname
+        assert getattr(loaded, name) == getattr(expected, name), name
+    for field in User._meta.concrete_fields:
+        name = field.attname
+        assert getattr(loaded.user, name) == getattr(expected.user, name), name
+    assert bytes(loaded.hw_row_key_hash) == bytes(row.key_hash)
+    assert loaded.hw_row_seen_at == row.last_seen_at
+    assert not loaded._state.adding
+    assert loaded.user_id == user.pk
+
+
+def test_the_statement_finds_nothing_for_what_is_not_there(
+    alice: Account, bob: Account
+) -> None:
+    from accounts.session_auth import SessionHints, _device_with_user
+
+    user, device = alice
+    other_row = UserSession.objects.create(user=bob[0], key_hash=key_hash("b" * 32))
+
+    def load(user_id: int, device_id: str, row_id: int | None = None) -> Any:
+        return _device_with_user(user_id, SessionHints(device_id, row_id))
+
+    assert load(bob[0].pk, device.persistent_id) is None
+    assert load(user.pk, f"otp_totp.totpdevice/{device.pk + 1000}") is None
+    assert load(user.pk, f"accounts.user/{user.pk}") is None
+    assert load(user.pk, "otp_totp.totpdevice/1e3") is None
+    assert load(10**30, device.persistent_id) is None
+    # Another user's row is not this session's row.
+    loaded = load(user.pk, device.persistent_id, other_row.pk)
+    assert loaded is not None and loaded.hw_row_key_hash is None
+    loaded = load(user.pk, device.persistent_id, 10**30)
+    assert loaded is not None and loaded.hw_row_key_hash is None
