@@ -2,17 +2,18 @@
 
 import logging
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Exists
 from django.utils import timezone
 
 from accounts.models import User
 from chat.events import publish_to_members
 from chat.models import Message
-from chat.retention import expiry_for
+from chat.retention import expiry_for, server_retention_days
 from groups.models import Membership
 from hashwhisper.crypto import b64encode
 from media_vault.services import attach_blobs
@@ -70,7 +71,38 @@ def post_message(
     live event are read after the insert, in a statement of its own: one
     that started before a concurrent removal committed (and then waited for
     the lock) would still list the removed member.
+
+    On PostgreSQL a message without attachments is stored by one statement
+    (``_insert_in_one_statement``); everything else takes the ORM's way
+    through a transaction. Both follow the rules above.
     """
+    if not blob_ids and connections[Message.objects.db].vendor == "postgresql":
+        message = _insert_in_one_statement(
+            group_id, sender, ciphertext, nonce, tag, epoch
+        )
+        # Committed: this reads the members as they are now.
+        publish_to_members(
+            group_id, "message", message_json(message, sender.get_username())
+        )
+    else:
+        message = _insert_in_transaction(
+            group_id, sender, ciphertext, nonce, tag, epoch, blob_ids
+        )
+    log.info(
+        "message stored id=%s group=%s size=%s", message.id, group_id, len(ciphertext)
+    )
+    return message
+
+
+def _insert_in_transaction(
+    group_id: str,
+    sender: User,
+    ciphertext: bytes,
+    nonce: bytes,
+    tag: bytes,
+    epoch: int,
+    blob_ids: Sequence[str],
+) -> Message:
     try:
         with transaction.atomic():
             membership = (
@@ -99,9 +131,91 @@ def post_message(
             )
     except IntegrityError as exc:
         raise NonceReused from exc
-    log.info(
-        "message stored id=%s group=%s size=%s", message.id, group.id, len(ciphertext)
+    return message
+
+
+# The lock, the checks and the insert in one statement, so a post costs the
+# database one round trip instead of five (BEGIN, lock, insert, COMMIT, and
+# the recipients, which stay a statement of their own). The lock is held
+# until the statement ends; after waiting for it, PostgreSQL re-reads the
+# locked group row, so the epoch compared is the one a rotation just
+# committed. The expiry is chat.retention.retention_days() in SQL: the
+# group's choice, never past the server's. No row back: not a member (or no
+# such group); a row without an id: the epoch was not the group's.
+_INSERT = """
+WITH chosen AS (
+    SELECT g.id, g.epoch, g.retention_days
+    FROM "groups_group" g
+    JOIN "groups_membership" m ON m.group_id = g.id AND m.user_id = %(sender)s
+    WHERE g.id = %(group)s
+    FOR NO KEY UPDATE OF g
+), stored AS (
+    INSERT INTO "chat_message"
+        (group_id, sender_id, epoch, ciphertext, nonce, tag, created_at, expires_at)
+    SELECT id, %(sender)s, epoch, %(ciphertext)s, %(nonce)s, %(tag)s, %(now)s,
+           %(now)s + make_interval(
+               days => LEAST(COALESCE(retention_days, %(days)s), %(days)s))
+    FROM chosen
+    WHERE epoch = %(epoch)s
+    RETURNING id, expires_at
+)
+SELECT chosen.epoch, stored.id, stored.expires_at
+FROM chosen LEFT JOIN stored ON true
+"""
+
+
+def _insert_in_one_statement(
+    group_id: str,
+    sender: User,
+    ciphertext: bytes,
+    nonce: bytes,
+    tag: bytes,
+    epoch: int,
+) -> Message:
+    now = timezone.now()
+    alias = Message.objects.db
+    params: dict[str, Any] = {
+        "group": group_id,
+        "sender": sender.pk,
+        "ciphertext": ciphertext,
+        "nonce": nonce,
+        "tag": tag,
+        "now": now,
+        "days": server_retention_days(),
+        "epoch": epoch,
+    }
+    connection = connections[alias]
+    try:
+        # Inside a caller's transaction, a savepoint keeps a refused insert
+        # from aborting it; on its own the statement needs none.
+        with (
+            transaction.atomic(using=alias)
+            if connection.in_atomic_block
+            else nullcontext(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(_INSERT, params)
+            found = cursor.fetchone()
+    except IntegrityError as exc:
+        raise NonceReused from exc
+    if found is None:
+        raise NotMember
+    current, message_id, expires_at = found
+    if message_id is None:
+        raise OldEpoch(epoch, current)
+    message = Message(
+        id=message_id,
+        group_id=group_id,
+        sender=sender,
+        epoch=epoch,
+        ciphertext=ciphertext,
+        nonce=nonce,
+        tag=tag,
+        created_at=now,
+        expires_at=expires_at,
     )
+    message._state.adding = False
+    message._state.db = alias
     return message
 
 

@@ -1,11 +1,12 @@
-"""A post that waits for the group's lock while a member is removed.
+"""A post that waits for the group's lock while the group changes.
 
-The removal holds the group row's lock until it commits; a post arriving
-meanwhile waits for that lock. Its live event must then leave out the
-removed member: the recipients are read after the lock is held, not in the
-statement that waited for it (which still sees the older membership). Only
-PostgreSQL has the row locks to show this; SQLite lets one writer in at a
-time.
+A removal or a rotation holds the group row's lock until it commits; a
+post arriving meanwhile waits for that lock. After a removal its live event
+must leave out the removed member: the recipients are read after the post
+is stored, not in the statement that waited for the lock (which still sees
+the older membership). After a rotation the post must be refused, as it
+was sealed for the old key. Only PostgreSQL has the row locks to show
+this; SQLite lets one writer in at a time.
 """
 
 from __future__ import annotations
@@ -13,16 +14,19 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import F
 
 from accounts.models import User
 from chat import services
+from chat.models import Message
 from chat.realtime.local import user_channel
 from groups import services as groups
-from groups.models import Membership
+from groups.models import Group, Membership
 from integrity.services import lock_group
 from tests.hashwhisper.testing import require_postgresql
 from tests.integrity.conftest import new_spec
@@ -45,32 +49,20 @@ def waiting_on_a_lock() -> bool:
     return bool(count)
 
 
-def test_a_post_that_waited_for_a_removal_skips_the_removed_member(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    owner, writer, leaving = (
-        User.objects.create_user(username=name, password="x" * 16)
-        for name in ("owner", "writer", "leaving")
-    )
-    spec = new_spec()
-    group = groups.create_group(owner, spec)
-    assert groups.join_group(writer, group, spec.token) is not None
-    assert groups.join_group(leaving, group, spec.token) is not None
-    group.refresh_from_db()
-
-    sent: list[tuple[str, str]] = []
-    monkeypatch.setattr(
-        "chat.events.send_event",
-        lambda channel, kind, payload: sent.append((channel, kind)),
-    )
+def post_behind_a_lock(
+    group: Group, writer: User, change: Callable[[], object]
+) -> dict[str, Any]:
+    """Post while another transaction holds the group's lock and makes
+    ``change``; the post must really wait for it. Returns the post's
+    message (or the exception it raised)."""
     locked, release = threading.Event(), threading.Event()
     outcome: dict[str, Any] = {}
 
-    def remove() -> None:
+    def hold() -> None:
         try:
             with transaction.atomic():
                 lock_group(group.pk)
-                Membership.objects.filter(group=group, user=leaving).delete()
+                change()
                 locked.set()
                 assert release.wait(timeout=30)
         finally:
@@ -86,11 +78,13 @@ def test_a_post_that_waited_for_a_removal_skips_the_removed_member(
                 secrets.token_bytes(16),
                 epoch=group.epoch,
             )
+        except Exception as error:
+            outcome["error"] = error
         finally:
             connection.close()
 
-    remover = threading.Thread(target=remove)
-    remover.start()
+    holder = threading.Thread(target=hold)
+    holder.start()
     assert locked.wait(timeout=30)
     poster = threading.Thread(target=post)
     poster.start()
@@ -99,9 +93,55 @@ def test_a_post_that_waited_for_a_removal_skips_the_removed_member(
         assert time.monotonic() < deadline, "the post never waited for the lock"
         time.sleep(0.02)
     release.set()
-    remover.join(timeout=30)
+    holder.join(timeout=30)
     poster.join(timeout=30)
+    return outcome
 
-    assert "message" in outcome
+
+def three_in_a_group() -> tuple[Group, User, User, User]:
+    owner, writer, leaving = (
+        User.objects.create_user(username=name, password="x" * 16)
+        for name in ("owner", "writer", "leaving")
+    )
+    spec = new_spec()
+    group = groups.create_group(owner, spec)
+    assert groups.join_group(writer, group, spec.token) is not None
+    assert groups.join_group(leaving, group, spec.token) is not None
+    group.refresh_from_db()
+    return group, owner, writer, leaving
+
+
+def test_a_post_that_waited_for_a_removal_skips_the_removed_member(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    group, owner, writer, leaving = three_in_a_group()
+    sent: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        "chat.events.send_event",
+        lambda channel, kind, payload: sent.append((channel, kind)),
+    )
+
+    outcome = post_behind_a_lock(
+        group,
+        writer,
+        lambda: Membership.objects.filter(group=group, user=leaving).delete(),
+    )
+
+    assert "message" in outcome, outcome
     receivers = {channel for channel, kind in sent if kind == "message"}
     assert receivers == {user_channel(owner.pk), user_channel(writer.pk)}
+
+
+def test_a_post_that_waited_for_a_rotation_is_refused_for_the_old_key() -> None:
+    group, _, writer, _ = three_in_a_group()
+
+    outcome = post_behind_a_lock(
+        group,
+        writer,
+        lambda: Group.objects.filter(pk=group.pk).update(epoch=F("epoch") + 1),
+    )
+
+    error = outcome.get("error")
+    assert isinstance(error, services.OldEpoch), outcome
+    assert (error.stated, error.current) == (group.epoch, group.epoch + 1)
+    assert not Message.objects.filter(group=group).exists()
