@@ -286,15 +286,20 @@ def cpu_seconds(pid: int) -> float:
 
 
 def run_manage(env: dict[str, str], *args: str, log: Path) -> None:
+    """Run a management command; on failure show its output's end, since
+    the work folder holding the log is removed when the benchmark stops."""
     with log.open("ab") as out:
-        subprocess.run(  # noqa: S603 - fixed local command
+        done = subprocess.run(  # noqa: S603 - fixed local command
             [sys.executable, "manage.py", *args],
             cwd=REPO_ROOT,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            check=True,
+            check=False,
         )
+    if done.returncode:
+        tail = log.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{tail}")
 
 
 def remove_tree(folder: Path) -> None:
