@@ -27,7 +27,6 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import connections, router
-from django.db.models import Model
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -36,6 +35,7 @@ from django_otp.models import Device
 
 from accounts.models import User, UserSession
 from accounts.sessions import TRACKING_ROW
+from hashwhisper.statements import Columns, fits_bigint
 
 BACKEND = "accounts.session_auth.SessionUserBackend"
 # Set on the user that the backend loaded together with the session's facts.
@@ -101,53 +101,31 @@ def _device_pk(persistent_id: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
 
 
-def fits_bigint(value: int) -> bool:
-    # A session store holds what was put there; a larger number would make
-    # the database driver raise rather than find nothing.
-    return -(2**63) <= value < 2**63
-
-
 class _Statement:
-    """The backend's query for one device model, written out once.
-
-    Every request runs it, and building it through the ORM each time (a
-    join, a left join with two conditions, model instances) cost about
-    five times what the database takes to answer it. The SQL is made from
-    the models' own metadata, and the rows go through the database
-    backend's and the fields' converters, as the ORM's would.
-    """
+    """The backend's query for one device model, written out once
+    (``hashwhisper.statements``)."""
 
     def __init__(self, device_model: type[Device], connection: Any) -> None:
         quote = connection.ops.quote_name
-        user_field = device_model._meta.get_field("user")
-        row_fields = [
-            UserSession._meta.get_field(n) for n in ("key_hash", "last_seen_at")
-        ]
         self.device_model = device_model
-        self.device_fields = list(device_model._meta.concrete_fields)
-        self.user_fields = list(User._meta.concrete_fields)
-        parts: list[tuple[str, type[Model], list[Any]]] = [
-            ("d", device_model, self.device_fields),
-            ("u", User, self.user_fields),
-            ("s", UserSession, row_fields),
-        ]
-        columns = [f"{alias}.{quote(f.column)}" for alias, _, fs in parts for f in fs]
-        self.converters = [
-            (
-                index,
-                connection.ops.get_db_converters(col)
-                + col.get_db_converters(connection),
-                col,
-            )
-            for index, col in enumerate(
-                f.get_col(model._meta.db_table) for _, model, fs in parts for f in fs
-            )
-        ]
-        self.converters = [c for c in self.converters if c[1]]
-        user_id = quote(user_field.column)
+        self.device_names = [f.attname for f in device_model._meta.concrete_fields]
+        self.user_names = [f.attname for f in User._meta.concrete_fields]
+        self.columns = Columns(
+            connection,
+            [
+                (
+                    "d",
+                    device_model,
+                    [f.name for f in device_model._meta.concrete_fields],
+                ),
+                ("u", User, [f.name for f in User._meta.concrete_fields]),
+                ("s", UserSession, ["key_hash", "last_seen_at"]),
+            ],
+        )
+        user_id = quote(device_model._meta.get_field("user").column)
         # Names from the models' metadata, quoted; values are parameters.
         self.sql = (
-            f"SELECT {', '.join(columns)}"  # noqa: S608
+            f"SELECT {self.columns.sql}"  # noqa: S608
             f" FROM {quote(device_model._meta.db_table)} d"
             f" INNER JOIN {quote(User._meta.db_table)} u"
             f" ON u.{quote(User._meta.pk.column)} = d.{user_id}"
@@ -171,19 +149,12 @@ class _Statement:
             found = cursor.fetchone()
         if found is None:
             return None
-        values = list(found)
-        for index, converters, col in self.converters:
-            for converter in converters:
-                values[index] = converter(values[index], col, connection)
+        values = self.columns.convert(found, connection)
         db = connection.alias
-        split = len(self.device_fields)
-        ends = split + len(self.user_fields)
-        device = self.device_model.from_db(
-            db, [f.attname for f in self.device_fields], values[:split]
-        )
-        user = User.from_db(
-            db, [f.attname for f in self.user_fields], values[split:ends]
-        )
+        split = len(self.device_names)
+        ends = split + len(self.user_names)
+        device = self.device_model.from_db(db, self.device_names, values[:split])
+        user = User.from_db(db, self.user_names, values[split:ends])
         device.user = user
         device.hw_row_key_hash, device.hw_row_seen_at = values[ends:]
         return device
