@@ -614,14 +614,20 @@ class Bench:
         return int(row[0]), int(row[1])
 
     def query_plan(self, group: str, before: int) -> str:
+        """EXPLAIN ANALYZE of the product's own statement for a page before
+        a cursor, as the reader of the history pair."""
+        reader = self.user_id("u70")
         code = (
             "import django; django.setup()\n"
+            "from django.db import connection\n"
             "from django.utils import timezone\n"
-            "from chat.models import Message\n"
-            f"rows = Message.objects.filter(group_id={group!r}, "
-            "expires_at__gt=timezone.now())\n"
-            f"rows = rows.filter(id__lt={before}).select_related('sender')\n"
-            "print(rows.order_by('-id')[:51].explain(analyze=True))\n"
+            "from chat.services import page_statements\n"
+            "sql = page_statements('default').before\n"
+            "now = connection.ops.adapt_datetimefield_value(timezone.now())\n"
+            f"params = [{group!r}, now, {group!r}, {reader}, {before}, 51]\n"
+            "with connection.cursor() as cursor:\n"
+            "    cursor.execute('EXPLAIN ANALYZE ' + sql, params)\n"
+            "    print('\\n'.join(row[0] for row in cursor.fetchall()))\n"
         )
         result = subprocess.run(  # noqa: S603 - fixed local command
             [sys.executable, "-c", code],

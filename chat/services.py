@@ -3,11 +3,11 @@
 import logging
 from collections.abc import Sequence
 from contextlib import nullcontext
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connections, transaction
-from django.db.models import Exists
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -16,6 +16,7 @@ from chat.models import Message
 from chat.retention import expiry_for, server_retention_days
 from groups.models import Membership
 from hashwhisper.crypto import b64encode
+from hashwhisper.statements import Columns
 from media_vault.services import attach_blobs
 
 log = logging.getLogger("hashwhisper.chat")
@@ -35,17 +36,44 @@ class OldEpoch(Exception):
 
 
 def message_json(message: Message, sender_name: str) -> dict[str, Any]:
+    return _message_json(
+        message.id,
+        message.group_id,
+        message.sender_id,
+        sender_name,
+        message.epoch,
+        message.ciphertext,
+        message.nonce,
+        message.tag,
+        message.created_at,
+        message.expires_at,
+    )
+
+
+def _message_json(
+    message_id: int,
+    group_id: str,
+    sender_id: int,
+    sender_name: str,
+    epoch: int,
+    ciphertext: bytes | memoryview,
+    nonce: bytes | memoryview,
+    tag: bytes | memoryview,
+    created_at: datetime,
+    expires_at: datetime,
+) -> dict[str, Any]:
+    """A message as the API and the live events show it."""
     return {
-        "id": message.id,
-        "group": message.group_id,
-        "sender": message.sender_id,
+        "id": message_id,
+        "group": group_id,
+        "sender": sender_id,
         "sender_name": sender_name,
-        "epoch": message.epoch,
-        "ciphertext": b64encode(message.ciphertext),
-        "nonce": b64encode(message.nonce),
-        "tag": b64encode(message.tag),
-        "created_at": message.created_at.isoformat(),
-        "expires_at": message.expires_at.isoformat(),
+        "epoch": epoch,
+        "ciphertext": b64encode(ciphertext),
+        "nonce": b64encode(nonce),
+        "tag": b64encode(tag),
+        "created_at": created_at.isoformat(),
+        "expires_at": expires_at.isoformat(),
     }
 
 
@@ -219,14 +247,82 @@ def _insert_in_one_statement(
     return message
 
 
+class _PageStatements:
+    """A history page's three statements, written out once
+    (``hashwhisper.statements``): the newest page, the page before a cursor,
+    the page after one.
+
+    Membership is part of the statement (an uncorrelated EXISTS, which
+    PostgreSQL evaluates once), and the page is read through the
+    (group, id) index, newest first or oldest first.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        quote = connection.ops.quote_name
+        message = Message._meta
+        membership = Membership._meta
+        self.columns = Columns(
+            connection,
+            [
+                ("m", Message, PAGE_FIELDS),
+                ("u", User, [User.USERNAME_FIELD]),
+            ],
+        )
+
+        def column(meta: Any, name: str) -> str:
+            return quote(meta.get_field(name).column)
+
+        member = quote(membership.db_table)
+        # Names from the models' metadata, quoted; values are parameters.
+        base = (
+            f"SELECT {self.columns.sql}"  # noqa: S608
+            f" FROM {quote(message.db_table)} m"
+            f" INNER JOIN {quote(User._meta.db_table)} u"
+            f" ON u.{quote(User._meta.pk.column)} = m.{column(message, 'sender')}"
+            f" WHERE m.{column(message, 'group')} = %s"
+            f" AND m.{column(message, 'expires_at')} > %s"
+            f" AND EXISTS (SELECT 1 FROM {member}"
+            f" WHERE {member}.{column(membership, 'group')} = %s"
+            f" AND {member}.{column(membership, 'user')} = %s)"
+        )
+        message_id = f"m.{quote(message.pk.column)}"
+        self.newest = f"{base} ORDER BY {message_id} DESC LIMIT %s"
+        self.before = (
+            f"{base} AND {message_id} < %s ORDER BY {message_id} DESC LIMIT %s"
+        )
+        self.after = f"{base} AND {message_id} > %s ORDER BY {message_id} ASC LIMIT %s"
+
+
+PAGE_FIELDS = [
+    "id",
+    "group",
+    "sender",
+    "epoch",
+    "ciphertext",
+    "nonce",
+    "tag",
+    "created_at",
+    "expires_at",
+]
+_page_statements: dict[str, _PageStatements] = {}
+
+
+def page_statements(alias: str) -> _PageStatements:
+    found = _page_statements.get(alias)
+    if found is None:
+        found = _page_statements[alias] = _PageStatements(connections[alias])
+    return found
+
+
 def history(
     group_id: str,
     reader: User,
     *,
     before: int | None = None,
     after: int | None = None,
-) -> tuple[list[Message], bool]:
-    """A page of unexpired messages, oldest first, and whether more exist.
+) -> tuple[list[dict[str, Any]], bool]:
+    """A page of unexpired messages (as ``message_json`` shows them), oldest
+    first, and whether more exist.
 
     ``before`` pages backwards from a cursor (scrolling up); ``after`` reads
     forwards (catching up after a reconnect). Without either, the newest page.
@@ -236,19 +332,37 @@ def history(
     yours" (``NotMember``) from a group with nothing to show.
     """
     size = settings.HASHWHISPER_PAGE_SIZE
-    is_member = Membership.objects.filter(group_id=group_id, user=reader)
-    rows = Message.objects.filter(
-        Exists(is_member), group_id=group_id, expires_at__gt=timezone.now()
-    )
-    rows = rows.select_related("sender")
+    alias = router.db_for_read(Message)
+    connection = connections[alias]
+    statements = page_statements(alias)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params: list[Any] = [group_id, now, group_id, reader.pk]
     if after is not None:
-        page = list(rows.filter(id__gt=after).order_by("id")[: size + 1])
+        sql, params = statements.after, [*params, after, size + 1]
+    elif before is not None:
+        sql, params = statements.before, [*params, before, size + 1]
     else:
-        if before is not None:
-            rows = rows.filter(id__lt=before)
-        page = list(rows.order_by("-id")[: size + 1])
-    if not page and not is_member.exists():
+        sql, params = statements.newest, [*params, size + 1]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows and not is_member(group_id, reader):
         raise NotMember
-    more = len(page) > size
-    page = page[:size]
-    return (page if after is not None else list(reversed(page))), more
+    more = len(rows) > size
+    page = [
+        _page_json(statements.columns.convert(row, connection)) for row in rows[:size]
+    ]
+    return (page if after is not None else page[::-1]), more
+
+
+def _page_json(values: list[Any]) -> dict[str, Any]:
+    message_id, group, sender, epoch, ciphertext, nonce, tag, created, expires, name = (
+        values
+    )
+    return _message_json(
+        message_id, group, sender, name, epoch, ciphertext, nonce, tag, created, expires
+    )
+
+
+def is_member(group_id: str, user: User) -> bool:
+    return Membership.objects.filter(group_id=group_id, user=user).exists()

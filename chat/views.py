@@ -50,8 +50,7 @@ def messages(request: HttpRequest, group_id: str) -> JsonResponse:
         page, more = services.history(group_id, user, before=before, after=after)
     except services.NotMember as exc:
         raise ApiError(404, NOT_FOUND) from exc
-    items = [services.message_json(m, m.sender.get_username()) for m in page]
-    return JsonResponse({"messages": items, "has_more": more})
+    return JsonResponse({"messages": page, "has_more": more})
 
 
 def post_message(request: HttpRequest, group_id: str, user: User) -> JsonResponse:
