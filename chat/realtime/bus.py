@@ -35,6 +35,14 @@ log = logging.getLogger("hashwhisper.realtime")
 RETRY_AFTER_SECONDS = 1.0
 CONNECT_TIMEOUT_SECONDS = 0.5
 COMMAND_TIMEOUT_SECONDS = 1.0
+# One payload (ARGV[1]) published on each of the topics after it. redis-py
+# runs it by its hash (EVALSHA) and loads it again if Redis has forgotten it.
+FAN_OUT = """
+for i = 2, #ARGV do
+    redis.call('PUBLISH', ARGV[i], ARGV[1])
+end
+return #ARGV - 1
+"""
 
 
 def user_topic(user_id: int) -> str:
@@ -171,6 +179,7 @@ class Publisher:
         self._client: redis.Redis | None = None
         self._url = ""
         self._skip_until = 0.0
+        self._script: Any = None
 
     def client(self, url: str) -> redis.Redis:
         with self._lock:
@@ -179,18 +188,24 @@ class Publisher:
                 self._url = url
             return self._client
 
-    def publish(self, url: str, messages: list[tuple[str, bytes]]) -> bool:
-        """Publish every message in one round trip; False if that failed."""
-        if not messages:
+    def publish(self, url: str, topics: list[str], raw: bytes) -> bool:
+        """Publish ``raw`` on every topic in one round trip; False if that
+        failed.
+
+        Several topics go through a server-side script (``FAN_OUT``), so the
+        payload crosses to Redis once, not once per member.
+        """
+        if not topics:
             return True
         now = time.monotonic()
         if now < self._skip_until:
             return False
         try:
-            pipe = self.client(url).pipeline(transaction=False)
-            for topic, raw in messages:
-                pipe.publish(topic, raw)
-            pipe.execute()
+            client = self.client(url)
+            if len(topics) == 1:
+                client.publish(topics[0], raw)
+            else:
+                self.fan_out(client)(args=[raw, *topics])
         except (redis.RedisError, OSError) as error:
             self._skip_until = time.monotonic() + RETRY_AFTER_SECONDS
             health.publish_failed(error)
@@ -200,6 +215,12 @@ class Publisher:
             # its streams read them back from storage.
             self._publish_control(url, {"op": "resync"})
         return True
+
+    def fan_out(self, client: redis.Redis) -> Any:
+        with self._lock:
+            if self._script is None or self._script.registered_client is not client:
+                self._script = client.register_script(FAN_OUT)
+            return self._script
 
     def recover(self, url: str) -> None:
         """After a failed publish, try again with a resync for every process.
@@ -257,7 +278,7 @@ def publish_event(
                 local.deliver(user_id, envelope.event(user_id))
             return True
         raw = envelope.encode()
-        return publisher.publish(url, [(user_topic(u), raw) for u in users])
+        return publisher.publish(url, [user_topic(u) for u in users], raw)
     except Exception:
         log.exception("event publish failed kind=%s", kind)
         return False
@@ -273,7 +294,7 @@ def publish_control(message: dict[str, Any]) -> None:
         url = config.redis_url()
         if url:
             raw = json.dumps(message).encode()
-            if publisher.publish(url, [(control_topic(), raw)]):
+            if publisher.publish(url, [control_topic()], raw):
                 return
         local.apply_control(message)
     except Exception:

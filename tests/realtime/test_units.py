@@ -326,7 +326,7 @@ def test_a_failed_publish_is_made_good_by_a_resync(own_redis: OwnRedis) -> None:
         pubsub.subscribe(bus.control_topic())
         pubsub.get_message(timeout=1)
         own_redis.stop()
-        assert not publisher.publish(own_redis.url, [(bus.user_topic(1), b"{}")])
+        assert not publisher.publish(own_redis.url, [bus.user_topic(1)], b"{}")
         assert bus.health.publish_pending()
         own_redis.start()
         # Still inside the pause after a failure: nothing is tried yet.
@@ -340,4 +340,40 @@ def test_a_failed_publish_is_made_good_by_a_resync(own_redis: OwnRedis) -> None:
         assert not bus.health.publish_pending()
         message = pubsub.get_message(timeout=2)
         assert message is not None and json.loads(message["data"]) == {"op": "resync"}
+    listener_client.close()
+
+
+def test_one_event_for_many_users_goes_through_the_script(own_redis: OwnRedis) -> None:
+    import redis
+
+    publisher = bus.Publisher()
+    listener_client = redis.Redis.from_url(own_redis.url)
+    pubsub = listener_client.pubsub()
+    topics = [f"hwtest:{secrets.token_hex(4)}:u:{n}" for n in range(5)]
+    pubsub.subscribe(*topics)
+    for _ in topics:
+        pubsub.get_message(timeout=1)
+    before = listener_client.info("commandstats")
+
+    assert publisher.publish(own_redis.url, topics, b'{"n": 1}')
+    # Redis forgets its scripts on restart or SCRIPT FLUSH; the next
+    # publish loads it again.
+    listener_client.script_flush()
+    assert publisher.publish(own_redis.url, topics, b'{"n": 2}')
+
+    got: list[tuple[str, bytes]] = []
+    while (found := pubsub.get_message(timeout=1)) is not None:
+        got.append((found["channel"].decode(), found["data"]))
+    assert sorted(got) == sorted(
+        (t, data) for data in (b'{"n": 1}', b'{"n": 2}') for t in topics
+    )
+    after = listener_client.info("commandstats")
+
+    def calls(stats: dict[str, Any], name: str) -> int:
+        return int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
+
+    # Each topic once per event, published by the script (Redis counts the
+    # script's own PUBLISH calls too).
+    assert calls(after, "publish") - calls(before, "publish") == 2 * len(topics)
+    assert calls(after, "evalsha") - calls(before, "evalsha") >= 2
     listener_client.close()
