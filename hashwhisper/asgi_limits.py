@@ -21,6 +21,7 @@ a request body, so no route accepts more than it can use.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -76,12 +77,24 @@ def default_limit() -> int:
 
 
 def limit_for_path(path: str) -> int:
-    try:
-        match = resolve(path)
-    except Resolver404:
-        return default_limit()
-    getter = getattr(match.func, "max_body_bytes", None)
+    getter = _limit_of_view(settings.ROOT_URLCONF, path)
     return int(getter()) if getter is not None else default_limit()
+
+
+@functools.lru_cache(maxsize=4096)
+def _limit_of_view(urlconf: str, path: str) -> Callable[[], int] | None:
+    """The limit getter of the view at ``path``, if it declares one.
+
+    Kept per path: Django resolves the path again for the request itself,
+    and resolving twice cost a few percent of a message post. The getter
+    is kept, not the limit, which is still read from settings each time.
+    """
+    try:
+        match = resolve(path, urlconf)
+    except Resolver404:
+        return None
+    getter: Callable[[], int] | None = getattr(match.func, "max_body_bytes", None)
+    return getter
 
 
 def declared_length(scope: Scope) -> int | None:

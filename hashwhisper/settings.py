@@ -88,7 +88,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "hashwhisper.middleware.SecurityHeadersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's middleware with the site-wide policy built once.
+    "hashwhisper.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "hashwhisper.middleware.NoStoreMiddleware",

@@ -102,6 +102,18 @@ def test_declared_length_over_the_limit_reads_nothing() -> None:
     assert app.after == {"type": "http.disconnect"}
 
 
+def test_a_route_limit_follows_its_setting_after_the_route_was_looked_up(
+    settings: Any,
+) -> None:
+    upload = "/api/groups/AAAAAAAAAAAAAAAAAAAAAA/blobs/" + "A" * 32
+    assert limit_for_path(upload) == 5000
+    settings.HASHWHISPER_MAX_UPLOAD = 7000
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1500
+    assert limit_for_path(upload) == 7000
+    assert limit_for_path("/api/groups/") == 1500
+    assert limit_for_path("/no/such/route") == 1500
+
+
 def test_blob_upload_route_has_the_upload_cap() -> None:
     upload = "/api/groups/AAAAAAAAAAAAAAAAAAAAAA/blobs/" + "A" * 32
     assert limit_for_path(upload) == 5000
