@@ -70,7 +70,9 @@ def session_hints(session: SessionBase) -> Iterator[None]:
     token = _hints.set(
         SessionHints(
             device_id=device_id if isinstance(device_id, str) else None,
-            row_id=row_id if isinstance(row_id, int) else None,
+            # type(), not isinstance(): True is an int too, and PostgreSQL
+            # refuses to compare an id with a boolean.
+            row_id=row_id if type(row_id) is int else None,
         )
     )
     try:

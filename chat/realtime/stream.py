@@ -108,7 +108,14 @@ def cursor_from(value: str | None, channel: str) -> int | None:
     except ValueError:
         return None
     for name, raw in parsed.items():
-        if unquote(name) == channel and raw.isdigit() and len(raw) <= 18:
+        # isascii(): str.isdigit() also accepts digits such as "²" that
+        # int() refuses.
+        if (
+            unquote(name) == channel
+            and raw.isascii()
+            and raw.isdigit()
+            and len(raw) <= 18
+        ):
             return int(raw)
     return None
 
