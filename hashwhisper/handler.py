@@ -15,8 +15,11 @@ small pool and gives it back when it ends (asgiref's
 ``ThreadSensitiveContext(executor=...)``), so a request still runs all its
 synchronous code on one thread that no other request uses meanwhile, as
 Django's handler guarantees, without starting two threads each time.
-Per-request state does not stay behind on a reused thread: Django keeps
-database connections and the like in context-local storage, per request.
+A reused thread keeps what Django keeps per thread, database connections
+among them, as a WSGI server's threads do. With ``CONN_MAX_AGE=0`` (our
+settings) each request's connection goes back to the pool when the request
+finishes, on the request's own thread; a longer ``CONN_MAX_AGE`` would keep
+a connection open on each idle thread of the pool.
 
 Responses still go out through Django's asynchronous code, so streaming
 responses (downloads, the event stream's hand-over) are sent as before.
