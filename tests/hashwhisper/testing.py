@@ -21,6 +21,7 @@ __all__ = [
     "FAST_HASHER",
     "Response",
     "asgi_get",
+    "asgi_get_async",
     "plain_static_storages",
     "require_postgresql",
 ]
@@ -50,6 +51,19 @@ def asgi_get(
     """Send one GET through an ASGI application in this process, as uvicorn
     would (HTTPS, a client that stays until the answer is done); return the
     messages the application sent."""
+    return asyncio.run(asgi_get_async(app, path, headers))
+
+
+async def asgi_get_async(
+    app: ASGIApp,
+    path: str,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    leave_after: float | None = None,
+) -> list[dict[str, Any]]:
+    """``asgi_get`` on the running loop, so several can run at once; the
+    path may carry a query, and the client leaves after ``leave_after``
+    seconds if given, else stays until the answer is done."""
+    path_only, _, query = path.partition("?")
     sent: list[dict[str, Any]] = []
     scope = {
         "type": "http",
@@ -57,9 +71,9 @@ def asgi_get(
         "http_version": "1.1",
         "method": "GET",
         "scheme": "https",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
+        "path": path_only,
+        "raw_path": path_only.encode(),
+        "query_string": query.encode(),
         "root_path": "",
         "headers": [(b"host", b"testserver"), *headers],
         "client": ("127.0.0.1", 5000),
@@ -72,14 +86,16 @@ def asgi_get(
         if not requested:
             requested = True
             return {"type": "http.request", "body": b"", "more_body": False}
-        # Django stops a request whose client leaves; this one stays.
-        await asyncio.Event().wait()
+        if leave_after is None:
+            # Django stops a request whose client leaves; this one stays.
+            await asyncio.Event().wait()
+        await asyncio.sleep(leave_after or 0)
         return {"type": "http.disconnect"}
 
     async def send(message: Mapping[str, Any]) -> None:
         sent.append(dict(message))
 
-    asyncio.run(app(scope, receive, send))
+    await app(scope, receive, send)
     return sent
 
 
