@@ -163,8 +163,8 @@ def _insert_in_transaction(
 
 
 # The lock, the checks and the insert in one statement, so a post costs the
-# database one round trip instead of five (BEGIN, lock, insert, COMMIT, and
-# the recipients, which stay a statement of their own). The lock is held
+# database one round trip instead of four (BEGIN, lock, insert, COMMIT); the
+# recipients stay a statement of their own. The lock is held
 # until the statement ends; after waiting for it, PostgreSQL re-reads the
 # locked group row, so the epoch compared is the one a rotation just
 # committed. The expiry is chat.retention.retention_days() in SQL: the
@@ -225,6 +225,9 @@ def _insert_in_one_statement(
             cursor.execute(_INSERT, params)
             found = cursor.fetchone()
     except IntegrityError as exc:
+        # Taken for the nonce constraint, as on the transaction's way. Not
+        # told apart: a sender deleted at that very moment (the foreign key)
+        # would also be answered 409 rather than 404.
         raise NonceReused from exc
     if found is None:
         raise NotMember
@@ -253,8 +256,8 @@ class _PageStatements:
     the page after one.
 
     Membership is part of the statement (an uncorrelated EXISTS, which
-    PostgreSQL evaluates once), and the page is read through the
-    (group, id) index, newest first or oldest first.
+    PostgreSQL evaluates once), and the page is read in id order through an
+    index, newest first or oldest first.
     """
 
     def __init__(self, connection: Any) -> None:
