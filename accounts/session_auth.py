@@ -180,8 +180,8 @@ def _device_with_user(user_id: Any, hints: SessionHints) -> Device | None:
     The device is found by its persistent id, the way django-otp finds it
     (``Device.from_persistent_id``, whose private helpers
     ``SessionOTPMiddleware`` uses too, from the version pinned in
-    requirements.txt); tests/accounts/test_session_query.py notices if the
-    two part ways.
+    requirements.txt); tests/security/test_fastpath_attacks_2.py compares
+    the two on many spellings of an id.
     """
     if hints.device_id is None or not isinstance(user_id, int):
         return None
