@@ -180,6 +180,7 @@ class Publisher:
         self._url = ""
         self._skip_until = 0.0
         self._script: Any = None
+        self._scripting = True
 
     def client(self, url: str) -> redis.Redis:
         with self._lock:
@@ -204,8 +205,17 @@ class Publisher:
             client = self.client(url)
             if len(topics) == 1:
                 client.publish(topics[0], raw)
+            elif self._scripting:
+                try:
+                    self.fan_out(client)(args=[raw, *topics])
+                except redis.ResponseError:
+                    # Scripts refused (a managed Redis or an ACL may forbid
+                    # them): one PUBLISH per topic from now on.
+                    self._scripting = False
+                    log.warning("Redis refused the fan-out script; publishing per user")
+                    self._publish_each(client, topics, raw)
             else:
-                self.fan_out(client)(args=[raw, *topics])
+                self._publish_each(client, topics, raw)
         except (redis.RedisError, OSError) as error:
             self._skip_until = time.monotonic() + RETRY_AFTER_SECONDS
             health.publish_failed(error)
@@ -215,6 +225,13 @@ class Publisher:
             # its streams read them back from storage.
             self._publish_control(url, {"op": "resync"})
         return True
+
+    @staticmethod
+    def _publish_each(client: redis.Redis, topics: list[str], raw: bytes) -> None:
+        pipe = client.pipeline(transaction=False)
+        for topic in topics:
+            pipe.publish(topic, raw)
+        pipe.execute()
 
     def fan_out(self, client: redis.Redis) -> Any:
         with self._lock:

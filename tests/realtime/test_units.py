@@ -377,3 +377,33 @@ def test_one_event_for_many_users_goes_through_the_script(own_redis: OwnRedis) -
     assert calls(after, "publish") - calls(before, "publish") == 2 * len(topics)
     assert calls(after, "evalsha") - calls(before, "evalsha") >= 2
     listener_client.close()
+
+
+def test_a_redis_that_refuses_scripts_still_gets_every_event(
+    own_redis: OwnRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    import redis
+
+    publisher = bus.Publisher()
+    admin = redis.Redis.from_url(own_redis.url)
+    # As some managed Redis services (or an operator's ACL) do.
+    admin.acl_setuser("default", enabled=True, commands=["-@scripting"])
+    listener_client = redis.Redis.from_url(own_redis.url)
+    pubsub = listener_client.pubsub()
+    topics = [f"hwtest:{secrets.token_hex(4)}:u:{n}" for n in range(3)]
+    pubsub.subscribe(*topics)
+    for _ in topics:
+        pubsub.get_message(timeout=1)
+
+    with caplog.at_level("WARNING", logger="hashwhisper.realtime"):
+        assert publisher.publish(own_redis.url, topics, b"1")
+        assert publisher.publish(own_redis.url, topics, b"2")
+
+    got = []
+    while (found := pubsub.get_message(timeout=1)) is not None:
+        got.append((found["channel"].decode(), found["data"]))
+    assert sorted(got) == sorted((t, d) for d in (b"1", b"2") for t in topics)
+    refusals = [r for r in caplog.records if "refused the fan-out script" in r.message]
+    assert len(refusals) == 1
+    listener_client.close()
+    admin.close()
