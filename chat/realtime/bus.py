@@ -18,9 +18,9 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -29,6 +29,8 @@ from redis.retry import Retry
 from chat.realtime import config, local
 
 log = logging.getLogger("hashwhisper.realtime")
+
+T = TypeVar("T")
 
 # After a failed publish, publishing is skipped for this long, so requests
 # do not each wait on an unreachable Redis.
@@ -238,6 +240,25 @@ class Publisher:
             if self._script is None or self._script.registered_client is not client:
                 self._script = client.register_script(FAN_OUT)
             return self._script
+
+    def call(self, url: str, command: Callable[[redis.Redis], T]) -> T:
+        """Run ``command`` on the shared client, within the same pause.
+
+        Presence and typing use Redis on every heartbeat; while it does not
+        answer, each call would wait out the socket timeout. After a failure
+        to reach it, calls fail at once (``redis.ConnectionError``) until
+        the pause is over, as publishing does. The failure counts as a failed
+        publish too: events skipped during the pause are then read back by
+        every stream once Redis answers again (the resync).
+        """
+        if time.monotonic() < self._skip_until:
+            raise redis.ConnectionError("Redis failed moments ago; not tried")
+        try:
+            return command(self.client(url))
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+            self._skip_until = time.monotonic() + RETRY_AFTER_SECONDS
+            health.publish_failed(error)
+            raise
 
     def recover(self, url: str) -> None:
         """After a failed publish, try again with a resync for every process.

@@ -24,7 +24,7 @@ import json
 import threading
 import time
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
 from django.core.cache import cache
@@ -122,7 +122,11 @@ def _text(value: bytes | str) -> str:
 
 
 class RedisStore:
+    """Presence in Redis, through the publisher's shared client and its
+    pause after a failure (``bus.Publisher.call``)."""
+
     def __init__(self, url: str) -> None:
+        self.url = url
         self.client = bus.publisher_client(url)
         self._heartbeat = self.client.register_script(_HEARTBEAT)
         self._sweep = self.client.register_script(_SWEEP)
@@ -134,8 +138,13 @@ class RedisStore:
     def heartbeat(self, user_id: int, state: str, now: float) -> str | None:
         expiry = now + config.presence_ttl()
         try:
-            changed = self._heartbeat(
-                keys=self.keys(), args=[user_id, state, repr(now), repr(expiry)]
+            changed = bus.publisher.call(
+                self.url,
+                lambda client: self._heartbeat(
+                    keys=self.keys(),
+                    args=[user_id, state, repr(now), repr(expiry)],
+                    client=client,
+                ),
             )
         except (redis.RedisError, OSError) as error:
             raise Unavailable from error
@@ -143,7 +152,12 @@ class RedisStore:
 
     def sweep(self, now: float) -> list[tuple[int, str]]:
         try:
-            flat = self._sweep(keys=self.keys(), args=[repr(now)])
+            flat = bus.publisher.call(
+                self.url,
+                lambda client: self._sweep(
+                    keys=self.keys(), args=[repr(now)], client=client
+                ),
+            )
         except (redis.RedisError, OSError) as error:
             raise Unavailable from error
         return [
@@ -152,12 +166,16 @@ class RedisStore:
 
     def states(self, user_ids: list[int], now: float) -> dict[int, str]:
         online_key, away_key, _ = self.keys()
-        try:
-            pipe = self.client.pipeline(transaction=False)
+
+        def read(client: redis.Redis) -> list[Any]:
+            pipe = client.pipeline(transaction=False)
             for user_id in user_ids:
                 pipe.zscore(online_key, user_id)
                 pipe.zscore(away_key, user_id)
-            scores = pipe.execute()
+            return list(pipe.execute())
+
+        try:
+            scores = bus.publisher.call(self.url, read)
         except (redis.RedisError, OSError) as error:
             raise Unavailable from error
         found = {}
@@ -302,7 +320,9 @@ def typing(user_id: int, group: Group) -> None:
     url = config.redis_url()
     if url:
         try:
-            fresh = bool(bus.publisher_client(url).set(key, 1, nx=True, ex=interval))
+            fresh = bool(
+                bus.publisher.call(url, lambda c: c.set(key, 1, nx=True, ex=interval))
+            )
         except (redis.RedisError, OSError) as error:
             raise Unavailable from error
     else:

@@ -124,3 +124,41 @@ def test_typing_is_rate_limited_and_reaches_the_others_only(pair: Deployment) ->
         assert reader.next({"typing"}, timeout=2) is not None
     # A non-member cannot announce typing in the group (same 404 as unknown).
     assert pair.api(mallory).call("POST", f"/api/groups/{group}/typing", {})[0] == 404
+
+
+def test_a_frozen_redis_costs_one_heartbeat_its_timeout_not_every_one(
+    own_redis: OwnRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    from chat.realtime import bus
+
+    monkeypatch.setattr(bus, "publisher", bus.Publisher())
+    monkeypatch.setattr(bus, "health", bus.Health())
+    with override_settings(
+        HASHWHISPER_PRESENCE_TTL=TTL,
+        HASHWHISPER_REALTIME_PREFIX=f"hwtest:{secrets.token_hex(4)}:",
+    ):
+        store = presence.RedisStore(own_redis.url)
+        assert store.heartbeat(1, "online", 100.0) == "online"
+        assert own_redis.process is not None
+        own_redis.process.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with pytest.raises(presence.Unavailable):
+                store.heartbeat(1, "online", 101.0)
+            assert time.monotonic() - started < 5
+            # The next ones fail at once while Redis stays frozen ...
+            started = time.monotonic()
+            for beat in range(5):
+                with pytest.raises(presence.Unavailable):
+                    store.heartbeat(2, "online", 102.0 + beat)
+            with pytest.raises(presence.Unavailable):
+                store.states([1, 2], 103.0)
+            assert time.monotonic() - started < 0.5
+            # ... and events skipped meanwhile will be read back (resync).
+            assert bus.health.publish_pending()
+        finally:
+            own_redis.process.send_signal(signal.SIGCONT)
+        time.sleep(bus.RETRY_AFTER_SECONDS)
+        assert store.heartbeat(2, "online", 110.0) == "online"
