@@ -181,6 +181,7 @@ class Publisher:
         self._client: redis.Redis | None = None
         self._url = ""
         self._skip_until = 0.0
+        self._calls_skip_until = 0.0
         self._script: Any = None
         self._scripting = True
 
@@ -247,17 +248,16 @@ class Publisher:
         Presence and typing use Redis on every heartbeat; while it does not
         answer, each call would wait out the socket timeout. After a failure
         to reach it, calls fail at once (``redis.ConnectionError``) until
-        the pause is over, as publishing does. The failure counts as a failed
-        publish too: events skipped during the pause are then read back by
-        every stream once Redis answers again (the resync).
+        their pause is over. The pause is their own: publishing keeps its
+        own, so a message posted just after Redis is back is not skipped
+        because a presence sweep failed a moment before.
         """
-        if time.monotonic() < self._skip_until:
+        if time.monotonic() < self._calls_skip_until:
             raise redis.ConnectionError("Redis failed moments ago; not tried")
         try:
             return command(self.client(url))
-        except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
-            self._skip_until = time.monotonic() + RETRY_AFTER_SECONDS
-            health.publish_failed(error)
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            self._calls_skip_until = time.monotonic() + RETRY_AFTER_SECONDS
             raise
 
     def recover(self, url: str) -> None:

@@ -134,7 +134,6 @@ def test_a_frozen_redis_costs_one_heartbeat_its_timeout_not_every_one(
     from chat.realtime import bus
 
     monkeypatch.setattr(bus, "publisher", bus.Publisher())
-    monkeypatch.setattr(bus, "health", bus.Health())
     with override_settings(
         HASHWHISPER_PRESENCE_TTL=TTL,
         HASHWHISPER_REALTIME_PREFIX=f"hwtest:{secrets.token_hex(4)}:",
@@ -156,9 +155,10 @@ def test_a_frozen_redis_costs_one_heartbeat_its_timeout_not_every_one(
             with pytest.raises(presence.Unavailable):
                 store.states([1, 2], 103.0)
             assert time.monotonic() - started < 0.5
-            # ... and events skipped meanwhile will be read back (resync).
-            assert bus.health.publish_pending()
         finally:
             own_redis.process.send_signal(signal.SIGCONT)
+        # Publishing keeps its own pause: a message posted the moment Redis
+        # is back is not skipped because presence failed a moment before.
+        assert bus.publisher.publish(own_redis.url, ["hwtest:any"], b"{}")
         time.sleep(bus.RETRY_AFTER_SECONDS)
         assert store.heartbeat(2, "online", 110.0) == "online"
