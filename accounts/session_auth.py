@@ -35,7 +35,7 @@ from django_otp.models import Device
 
 from accounts.models import User, UserSession
 from accounts.sessions import TRACKING_ROW
-from hashwhisper.statements import Columns, fits_bigint
+from hashwhisper.statements import Columns, fits_bigint, written_once
 
 BACKEND = "accounts.session_auth.SessionUserBackend"
 # Set on the user that the backend loaded together with the session's facts.
@@ -162,15 +162,12 @@ class _Statement:
         return device
 
 
-_statements: dict[tuple[str, str], _Statement] = {}
-
-
 def _statement(device_model: type[Device], alias: str) -> _Statement:
-    key = (device_model._meta.label_lower, alias)
-    statement = _statements.get(key)
-    if statement is None:
-        statement = _statements[key] = _Statement(device_model, connections[alias])
-    return statement
+    return written_once(
+        ("login", device_model._meta.label_lower),
+        alias,
+        lambda connection: _Statement(device_model, connection),
+    )
 
 
 def _device_with_user(user_id: Any, hints: SessionHints) -> Device | None:

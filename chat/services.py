@@ -16,7 +16,7 @@ from chat.models import Message
 from chat.retention import expiry_for, server_retention_days
 from groups.models import Membership
 from hashwhisper.crypto import b64encode
-from hashwhisper.statements import Columns
+from hashwhisper.statements import Columns, written_once
 from media_vault.services import attach_blobs
 
 log = logging.getLogger("hashwhisper.chat")
@@ -307,14 +307,10 @@ PAGE_FIELDS = [
     "created_at",
     "expires_at",
 ]
-_page_statements: dict[str, _PageStatements] = {}
 
 
 def page_statements(alias: str) -> _PageStatements:
-    found = _page_statements.get(alias)
-    if found is None:
-        found = _page_statements[alias] = _PageStatements(connections[alias])
-    return found
+    return written_once("history page", alias, _PageStatements)
 
 
 def history(

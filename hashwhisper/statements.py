@@ -8,12 +8,26 @@ what the ORM would have loaded (the database backend's converters, then
 the field's own), so the same code serves PostgreSQL and SQLite.
 """
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, TypeVar
 
+from django.db import connections
 from django.db.models import Field, Model
 
 BIGINT_RANGE = range(-(2**63), 2**63)
+
+T = TypeVar("T")
+_written: dict[tuple[Hashable, str], Any] = {}
+
+
+def written_once(key: Hashable, alias: str, write: Callable[[Any], T]) -> T:
+    """What ``write`` makes of the connection ``alias``, made once per
+    process (statements depend on the models and the database backend,
+    neither of which changes while it runs)."""
+    found = _written.get((key, alias))
+    if found is None:
+        found = _written[(key, alias)] = write(connections[alias])
+    return found
 
 
 def fits_bigint(value: int) -> bool:
