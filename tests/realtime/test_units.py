@@ -343,16 +343,30 @@ def test_a_failed_publish_is_made_good_by_a_resync(own_redis: OwnRedis) -> None:
     listener_client.close()
 
 
+def subscribed(client: Any, topics: list[str]) -> Any:
+    """A pub/sub of ``client`` on ``topics``, its confirmations read."""
+    pubsub = client.pubsub()
+    pubsub.subscribe(*topics)
+    for _ in topics:
+        pubsub.get_message(timeout=1)
+    return pubsub
+
+
+def received(pubsub: Any) -> list[tuple[str, bytes]]:
+    """Every (channel, data) that arrives until a second passes quietly."""
+    got = []
+    while (found := pubsub.get_message(timeout=1)) is not None:
+        got.append((found["channel"].decode(), found["data"]))
+    return sorted(got)
+
+
 def test_one_event_for_many_users_goes_through_the_script(own_redis: OwnRedis) -> None:
     import redis
 
     publisher = bus.Publisher()
     listener_client = redis.Redis.from_url(own_redis.url)
-    pubsub = listener_client.pubsub()
     topics = [f"hwtest:{secrets.token_hex(4)}:u:{n}" for n in range(5)]
-    pubsub.subscribe(*topics)
-    for _ in topics:
-        pubsub.get_message(timeout=1)
+    pubsub = subscribed(listener_client, topics)
     before = listener_client.info("commandstats")
 
     assert publisher.publish(own_redis.url, topics, b'{"n": 1}')
@@ -361,10 +375,7 @@ def test_one_event_for_many_users_goes_through_the_script(own_redis: OwnRedis) -
     listener_client.script_flush()
     assert publisher.publish(own_redis.url, topics, b'{"n": 2}')
 
-    got: list[tuple[str, bytes]] = []
-    while (found := pubsub.get_message(timeout=1)) is not None:
-        got.append((found["channel"].decode(), found["data"]))
-    assert sorted(got) == sorted(
+    assert received(pubsub) == sorted(
         (t, data) for data in (b'{"n": 1}', b'{"n": 2}') for t in topics
     )
     after = listener_client.info("commandstats")
@@ -389,20 +400,14 @@ def test_a_redis_that_refuses_scripts_still_gets_every_event(
     # As some managed Redis services (or an operator's ACL) do.
     admin.acl_setuser("default", enabled=True, commands=["-@scripting"])
     listener_client = redis.Redis.from_url(own_redis.url)
-    pubsub = listener_client.pubsub()
     topics = [f"hwtest:{secrets.token_hex(4)}:u:{n}" for n in range(3)]
-    pubsub.subscribe(*topics)
-    for _ in topics:
-        pubsub.get_message(timeout=1)
+    pubsub = subscribed(listener_client, topics)
 
     with caplog.at_level("WARNING", logger="hashwhisper.realtime"):
         assert publisher.publish(own_redis.url, topics, b"1")
         assert publisher.publish(own_redis.url, topics, b"2")
 
-    got = []
-    while (found := pubsub.get_message(timeout=1)) is not None:
-        got.append((found["channel"].decode(), found["data"]))
-    assert sorted(got) == sorted((t, d) for d in (b"1", b"2") for t in topics)
+    assert received(pubsub) == sorted((t, d) for d in (b"1", b"2") for t in topics)
     refusals = [r for r in caplog.records if "refused the fan-out script" in r.message]
     assert len(refusals) == 1
     listener_client.close()
