@@ -10,17 +10,22 @@ requests through each handler and count the trips back to the loop and the
 threads started.
 """
 
+import asyncio
+import logging
 import threading
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 from asgiref.sync import AsyncToSync
 from django.conf import settings
+from django.core import signals
 from django.core.handlers.asgi import ASGIHandler
+from django.test import override_settings
 
-from hashwhisper.handler import ExecutorPool, SyncChainASGIHandler
+from hashwhisper.handler import ExecutorPool, RequestExecutor, SyncChainASGIHandler
 from tests.conftest import make_user, verified_client
-from tests.hashwhisper.testing import asgi_get
+from tests.hashwhisper.testing import asgi_get, asgi_get_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -160,3 +165,124 @@ def test_the_pool_keeps_only_so_many_idle_threads() -> None:
         pool.give_back(executor)
     assert len(pool.idle) == 2
     assert all(e._shutdown for e in taken[2:])
+
+
+def visits_to_the_thread(
+    monkeypatch: pytest.MonkeyPatch, handler: ASGIHandler, path: str
+) -> int:
+    calls: list[object] = []
+    original = RequestExecutor.submit
+
+    def counting(self: RequestExecutor, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        calls.append(fn)
+        return original(self, fn, *args, **kwargs)
+
+    get(handler, path)  # the first request loads what it needs
+    monkeypatch.setattr(RequestExecutor, "submit", counting)
+    assert get(handler, path)[0] == 200
+    monkeypatch.undo()
+    return len(calls)
+
+
+def test_a_request_visits_its_thread_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Django's handler goes there three times: to send request_started, for
+    # the chain, and to close the response.
+    handler = SyncChainASGIHandler()
+    assert visits_to_the_thread(monkeypatch, handler, "/accounts/login/") == 1
+
+
+@pytest.fixture
+def timeline() -> Iterator[list[tuple[str, int]]]:
+    """What happened during a request, in order: the signals (with the
+    thread they ran on) and the ASGI messages sent."""
+    events: list[tuple[str, int]] = []
+
+    def started(**kwargs: Any) -> None:
+        events.append(("request_started", threading.get_ident()))
+
+    def finished(**kwargs: Any) -> None:
+        events.append(("request_finished", threading.get_ident()))
+
+    signals.request_started.connect(started)
+    signals.request_finished.connect(finished)
+    yield events
+    signals.request_started.disconnect(started)
+    signals.request_finished.disconnect(finished)
+
+
+def run_recorded(
+    handler: ASGIHandler, path: str, events: list[tuple[str, int]]
+) -> list[dict[str, Any]]:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        async def recorded(message: Mapping[str, Any]) -> None:
+            events.append((str(message["type"]), threading.get_ident()))
+            await send(message)
+
+        await handler(scope, receive, recorded)
+
+    return asyncio.run(asgi_get_async(app, path))
+
+
+def test_an_answer_in_memory_is_closed_on_its_thread_before_it_is_sent(
+    timeline: list[tuple[str, int]],
+) -> None:
+    handler = SyncChainASGIHandler()
+    sent = run_recorded(handler, "/accounts/login/", timeline)
+    assert sent[0]["status"] == 200
+    names = [name for name, _ in timeline]
+    assert names == [
+        "request_started",
+        "request_finished",
+        "http.response.start",
+        "http.response.body",
+    ]
+    threads = dict(timeline)
+    # Both signals on the request's thread (its database connection is
+    # let go there), the messages on the event loop's.
+    assert threads["request_started"] == threads["request_finished"]
+    assert threads["request_finished"] != threads["http.response.start"]
+
+
+@override_settings(ROOT_URLCONF="tests.hashwhisper.streaming_urls")
+def test_a_streaming_answer_is_closed_after_its_last_chunk(
+    timeline: list[tuple[str, int]],
+) -> None:
+    handler = SyncChainASGIHandler()
+    sent = run_recorded(handler, "/accounts/login/streamed", timeline)
+    assert sent[0]["status"] == 200
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == b"firstsecond"
+    names = [name for name, _ in timeline]
+    assert names[0] == "request_started"
+    assert names[-1] == "request_finished"
+    assert names.count("request_finished") == 1
+    assert names.index("http.response.start") < names.index("request_finished")
+
+
+@override_settings(ROOT_URLCONF="tests.hashwhisper.streaming_urls")
+def test_a_failing_view_is_answered_500_and_logged_once(
+    timeline: list[tuple[str, int]], caplog: pytest.LogCaptureFixture
+) -> None:
+    handler = SyncChainASGIHandler()
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        sent = run_recorded(handler, "/accounts/login/failing", timeline)
+    assert sent[0]["status"] == 500
+    logged = [r for r in caplog.records if r.name == "django.request"]
+    assert len(logged) == 1
+    assert [name for name, _ in timeline].count("request_finished") == 1
+
+
+def test_a_client_gone_before_the_answer_still_finishes_the_request(
+    timeline: list[tuple[str, int]],
+) -> None:
+    handler = SyncChainASGIHandler()
+    client = verified_client(*make_user("alice"))
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.session.session_key}"
+    # Leaves at once: the answer is cancelled and nothing is sent, but the
+    # request still finishes on its thread (its connection is let go)
+    # before the handler returns.
+    sent = asyncio.run(
+        asgi_get_async(handler, "/api/groups/", [(b"cookie", cookie.encode())], 0)
+    )
+    assert sent == []
+    threads = {name: thread for name, thread in timeline}
+    assert threads["request_finished"] == threads["request_started"]
