@@ -96,21 +96,26 @@ def post_message(
     The sender's membership and the group are read in one query that also
     locks the group row. A rotation takes the same lock, so no message for
     the old key can slip in while a rotation commits. The recipients of the
-    live event are read after the insert, in a statement of its own: one
-    that started before a concurrent removal committed (and then waited for
-    the lock) would still list the removed member.
+    live event are the members once the lock is held: a post that started
+    before a concurrent removal committed (and then waited for the lock)
+    must not list the removed member.
 
     On PostgreSQL a message without attachments is stored by one statement
-    (``_insert_in_one_statement``); everything else takes the ORM's way
-    through a transaction. Both follow the rules above.
+    (``_insert_in_one_statement``), which also reads the recipients unless
+    the members changed while it waited; everything else takes the ORM's
+    way through a transaction. Both follow the rules above.
     """
     if not blob_ids and connections[Message.objects.db].vendor == "postgresql":
-        message = _insert_in_one_statement(
+        message, recipients = _insert_in_one_statement(
             group_id, sender, ciphertext, nonce, tag, epoch
         )
-        # Committed: this reads the members as they are now.
+        # Without recipients from the statement, the members are read again
+        # (after the commit: as they are now).
         publish_to_members(
-            group_id, "message", message_json(message, sender.get_username())
+            group_id,
+            "message",
+            message_json(message, sender.get_username()),
+            recipients,
         )
     else:
         message = _insert_in_transaction(
@@ -162,17 +167,21 @@ def _insert_in_transaction(
     return message
 
 
-# The lock, the checks and the insert in one statement, so a post costs the
-# database one round trip instead of four (BEGIN, lock, insert, COMMIT); the
-# recipients stay a statement of their own. The lock is held
-# until the statement ends; after waiting for it, PostgreSQL re-reads the
-# locked group row, so the epoch compared is the one a rotation just
-# committed. The expiry is chat.retention.retention_days() in SQL: the
-# group's choice, never past the server's. No row back: not a member (or no
-# such group); a row without an id: the epoch was not the group's.
+# The lock, the checks, the insert and the live event's recipients in one
+# statement, so a post costs the database one round trip instead of five
+# (BEGIN, lock, insert, COMMIT, members). The lock is held until the
+# statement ends; after waiting for it, PostgreSQL re-reads the locked group
+# row, so the epoch compared is the one a rotation just committed. The
+# members, though, are read as the statement's snapshot saw them, which
+# may be from before a change that committed while the post waited: they
+# are only returned when the locked row's roster version is still the
+# snapshot's (groups.models.Group.roster_version); otherwise the caller
+# reads them again. The expiry is chat.retention.retention_days() in SQL:
+# the group's choice, never past the server's. No row back: not a member
+# (or no such group); a row without an id: the epoch was not the group's.
 _INSERT = """
 WITH chosen AS (
-    SELECT g.id, g.epoch, g.retention_days
+    SELECT g.id, g.epoch, g.retention_days, g.roster_version
     FROM "groups_group" g
     JOIN "groups_membership" m ON m.group_id = g.id AND m.user_id = %(sender)s
     WHERE g.id = %(group)s
@@ -187,7 +196,12 @@ WITH chosen AS (
     WHERE epoch = %(epoch)s
     RETURNING id, expires_at
 )
-SELECT chosen.epoch, stored.id, stored.expires_at
+SELECT chosen.epoch, stored.id, stored.expires_at,
+    CASE WHEN stored.id IS NOT NULL AND chosen.roster_version = (
+        SELECT roster_version FROM "groups_group" WHERE id = %(group)s
+    ) THEN ARRAY(
+        SELECT user_id FROM "groups_membership" WHERE group_id = %(group)s
+    ) END
 FROM chosen LEFT JOIN stored ON true
 """
 
@@ -199,7 +213,9 @@ def _insert_in_one_statement(
     nonce: bytes,
     tag: bytes,
     epoch: int,
-) -> Message:
+) -> tuple[Message, list[int] | None]:
+    """The stored message, and its recipients if the statement could tell
+    them (see ``_INSERT``)."""
     now = timezone.now()
     alias = Message.objects.db
     params: dict[str, Any] = {
@@ -231,7 +247,7 @@ def _insert_in_one_statement(
         raise NonceReused from exc
     if found is None:
         raise NotMember
-    current, message_id, expires_at = found
+    current, message_id, expires_at, recipients = found
     if message_id is None:
         raise OldEpoch(epoch, current)
     message = Message(
@@ -247,7 +263,7 @@ def _insert_in_one_statement(
     )
     message._state.adding = False
     message._state.db = alias
-    return message
+    return message, recipients
 
 
 class _PageStatements:

@@ -33,6 +33,13 @@ class Group(models.Model):
     # Days a message or blob of this group lives, when the owner chose fewer
     # than HASHWHISPER_RETENTION_DAYS; empty means the server's default.
     retention_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Rises with every membership saved or deleted (groups.signals), in the
+    # same transaction. A post that reads the members in the statement that
+    # locks this row compares it with the row as its snapshot saw it: equal,
+    # the members it read are the current ones (chat.services). A change
+    # made without the ORM's signals (raw SQL, bulk_create) must raise it
+    # too.
+    roster_version = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

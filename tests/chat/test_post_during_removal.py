@@ -2,11 +2,12 @@
 
 A removal or a rotation holds the group row's lock until it commits; a
 post arriving meanwhile waits for that lock. After a removal its live event
-must leave out the removed member: the recipients are read after the post
-is stored, not in the statement that waited for the lock (which still sees
-the older membership). After a rotation the post must be refused, as it
-was sealed for the old key. Only PostgreSQL has the row locks to show
-this; SQLite lets one writer in at a time.
+must leave out the removed member, and after a join include the new one:
+the statement that waited for the lock still sees the older membership,
+so the recipients are read again (``Group.roster_version`` tells). After
+a rotation the post must be refused, as it was sealed for the old key.
+Only PostgreSQL has the row locks to show this; SQLite lets one writer in
+at a time.
 """
 
 from __future__ import annotations
@@ -130,6 +131,30 @@ def test_a_post_that_waited_for_a_removal_skips_the_removed_member(
     assert "message" in outcome, outcome
     receivers = {channel for channel, kind in sent if kind == "message"}
     assert receivers == {user_channel(owner.pk), user_channel(writer.pk)}
+
+
+def test_a_post_that_waited_for_a_join_reaches_the_new_member(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    group, owner, writer, leaving = three_in_a_group()
+    newcomer = User.objects.create_user(username="newcomer", password="x" * 16)
+    sent: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        "chat.events.send_event",
+        lambda channel, kind, payload: sent.append((channel, kind)),
+    )
+
+    outcome = post_behind_a_lock(
+        group,
+        writer,
+        lambda: Membership.objects.create(group=group, user=newcomer),
+    )
+
+    assert "message" in outcome, outcome
+    receivers = {channel for channel, kind in sent if kind == "message"}
+    assert receivers == {
+        user_channel(user.pk) for user in (owner, writer, leaving, newcomer)
+    }
 
 
 def test_a_post_that_waited_for_a_rotation_is_refused_for_the_old_key() -> None:

@@ -11,7 +11,7 @@ from chat import services
 from chat.models import Message
 from chat.retention import retention_days
 from groups import services as groups
-from groups.models import Group
+from groups.models import Group, Membership
 from tests.hashwhisper.testing import require_postgresql
 from tests.integrity.conftest import new_spec
 
@@ -35,7 +35,7 @@ def test_both_ways_store_the_same_message(settings: object, chosen: int | None) 
     group.refresh_from_db()
     lifetime = timedelta(days=retention_days(group))
 
-    one = services._insert_in_one_statement(group.pk, owner, *sealed(), 1)
+    one, _ = services._insert_in_one_statement(group.pk, owner, *sealed(), 1)
     other = services._insert_in_transaction(group.pk, owner, *sealed(), 1, ())
 
     assert one.expires_at - one.created_at == lifetime
@@ -84,3 +84,44 @@ def test_refusals_change_nothing() -> None:
         )
     # The refused nonce left the surrounding transaction usable.
     assert Message.objects.filter(group=group).count() == 1
+
+
+def test_the_statement_tells_the_members_as_recipients() -> None:
+    owner, second, third = (
+        User.objects.create_user(username=name, password="x" * 16)
+        for name in ("owner", "second", "third")
+    )
+    spec = new_spec()
+    group = groups.create_group(owner, spec)
+    for user in (second, third):
+        assert groups.join_group(user, group, spec.token) is not None
+
+    _, recipients = services._insert_in_one_statement(group.pk, owner, *sealed(), 1)
+
+    assert recipients is not None
+    assert sorted(recipients) == sorted([owner.pk, second.pk, third.pk])
+
+
+def test_every_membership_change_raises_the_roster_version() -> None:
+    owner, member = (
+        User.objects.create_user(username=name, password="x" * 16)
+        for name in ("owner", "member")
+    )
+    spec = new_spec()
+    group = groups.create_group(owner, spec)
+
+    def version() -> int:
+        return int(Group.objects.get(pk=group.pk).roster_version)
+
+    seen = [version()]
+    assert groups.join_group(member, group, spec.token) is not None
+    seen.append(version())
+    groups.transfer_ownership(owner, group, member.pk)
+    seen.append(version())
+    assert groups.leave_group(owner, group)
+    seen.append(version())
+    Membership.objects.create(group=group, user=owner)
+    seen.append(version())
+    User.objects.filter(pk=owner.pk).delete()  # with its membership
+    seen.append(version())
+    assert seen == sorted(set(seen)), seen
