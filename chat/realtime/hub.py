@@ -69,6 +69,10 @@ class Hub:
         # which resets the reconnect back-off.
         self.connected_since_failure = False
         self.changed = asyncio.Event()
+        # The last event decoded: one event to many users here arrives once
+        # on each user's channel, with the same bytes.
+        self.last_raw: bytes | None = None
+        self.last_envelope: bus.Envelope | None = None
         self.tasks: list[asyncio.Task[None]] = []
         if url:
             self.tasks.append(loop.create_task(self.run()))
@@ -213,10 +217,16 @@ class Hub:
                 local.apply_control(json.loads(raw))
             elif channel.startswith(user_prefix):
                 user_id = int(channel[len(user_prefix) :])
-                envelope = bus.Envelope.decode(raw)
-                local.deliver(user_id, envelope.event(user_id))
+                local.deliver(user_id, self.decoded(raw).event(user_id))
         except (ValueError, KeyError, TypeError):
             log.warning("dropped a malformed fan-out message")
+
+    def decoded(self, raw: bytes) -> bus.Envelope:
+        if raw == self.last_raw and self.last_envelope is not None:
+            return self.last_envelope
+        envelope = bus.Envelope.decode(raw)
+        self.last_raw, self.last_envelope = raw, envelope
+        return envelope
 
     async def sync(self, pubsub: aioredis.client.PubSub) -> None:
         """Keep the subscriptions equal to the users with streams here."""

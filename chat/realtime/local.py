@@ -83,6 +83,24 @@ class StreamListener(Listener):
         # has nothing else to send.
         self.keepalive_due = False
 
+    def wake_threadsafe(self) -> None:
+        """Wake the stream, from any thread.
+
+        The library always goes through ``call_soon_threadsafe``, which
+        writes to the loop's wake-up pipe: a system call per event and
+        stream. Events from the hub are delivered on the stream's own loop,
+        where the stream can be woken directly.
+        """
+        loop = self.loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None and running is loop:
+            self.aevent.set()
+        elif loop is not None:
+            loop.call_soon_threadsafe(self.aevent.set)
+
 
 def deliver(user_id: int, event: Event) -> None:
     """Queue an event for every stream of the user in this process."""

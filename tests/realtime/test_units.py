@@ -412,3 +412,85 @@ def test_a_redis_that_refuses_scripts_still_gets_every_event(
     assert len(refusals) == 1
     listener_client.close()
     admin.close()
+
+
+def test_a_stream_woken_on_its_own_loop_needs_no_wake_up_pipe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def scenario() -> tuple[int, int, bool, bool]:
+        loop = asyncio.get_running_loop()
+        threadsafe: list[object] = []
+        original = loop.call_soon_threadsafe
+
+        def counting(callback: Any, *args: Any, **kwargs: Any) -> Any:
+            threadsafe.append(callback)
+            return original(callback, *args, **kwargs)
+
+        monkeypatch.setattr(loop, "call_soon_threadsafe", counting)
+        listener = local.StreamListener(1, "session")
+        listener.assign_loop()
+
+        def wakes() -> int:
+            return threadsafe.count(listener.aevent.set)
+
+        listener.wake_threadsafe()
+        from_loop = wakes()
+        woken_here = listener.aevent.is_set()
+        listener.aevent.clear()
+        await asyncio.to_thread(listener.wake_threadsafe)
+        await asyncio.wait_for(listener.aevent.wait(), 5)
+        return from_loop, wakes(), woken_here, listener.aevent.is_set()
+
+    from_loop, in_all, woken_here, woken_from_thread = asyncio.run(scenario())
+    assert (from_loop, woken_here) == (0, True)
+    # From another thread it still goes through the loop's safe way.
+    assert (in_all, woken_from_thread) == (1, True)
+
+
+def test_one_event_for_many_users_here_is_decoded_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chat.realtime.hub import Hub
+
+    decoded: list[object] = []
+    original = bus.Envelope.decode
+
+    def counting(raw: bytes | str) -> bus.Envelope:
+        decoded.append(raw)
+        return original(raw)
+
+    delivered: list[tuple[int, str, str, int | None]] = []
+    monkeypatch.setattr(bus.Envelope, "decode", counting)
+    monkeypatch.setattr(
+        local,
+        "deliver",
+        lambda user, event: delivered.append(
+            (user, event.channel, event.data, event.id)
+        ),
+    )
+    first = bus.Envelope("message", '{"n":1}', event_id=7, group="g").encode()
+    second = bus.Envelope("message", '{"n":2}', event_id=8, group="g").encode()
+
+    async def scenario() -> None:
+        hub = Hub("", asyncio.get_running_loop())
+        control, prefix = bus.control_topic(), bus.user_topic(0)[:-1]
+        try:
+            for raw, users in ((first, (5, 6, 7)), (second, (5, 6))):
+                for user in users:
+                    # A copy, as each channel's message arrives in bytes of
+                    # its own.
+                    hub.dispatch(
+                        bus.user_topic(user), bytes(bytearray(raw)), control, prefix
+                    )
+        finally:
+            hub.stop()
+
+    asyncio.run(scenario())
+    assert len(decoded) == 2
+    assert delivered == [
+        (5, "user-5", '{"n":1}', 7),
+        (6, "user-6", '{"n":1}', 7),
+        (7, "user-7", '{"n":1}', 7),
+        (5, "user-5", '{"n":2}', 8),
+        (6, "user-6", '{"n":2}', 8),
+    ]
