@@ -63,7 +63,8 @@ def publish_to_members(
     """Send an event to each member's channel once the transaction commits.
 
     Members are read now, inside the caller's transaction, so the event
-    reaches exactly the members of the state being committed. Publishing
+    reaches exactly the members of the state being committed; a caller that
+    already read them under the group's lock passes them as ``user_ids``. Publishing
     never fails the request (DESIGN.md, pitfall 4): the data is committed,
     and browsers read what they missed back on reconnect.
     """
