@@ -112,24 +112,35 @@ def three_in_a_group() -> tuple[Group, User, User, User]:
     return group, owner, writer, leaving
 
 
-def test_a_post_that_waited_for_a_removal_skips_the_removed_member(
+def receivers_of_a_post_behind_a_lock(
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    group, owner, writer, leaving = three_in_a_group()
+    group: Group,
+    writer: User,
+    change: Callable[[], object],
+) -> set[str]:
+    """The channels the live event of a post made behind ``change`` went to."""
     sent: list[tuple[str, str]] = []
     monkeypatch.setattr(
         "chat.events.send_event",
         lambda channel, kind, payload: sent.append((channel, kind)),
     )
+    outcome = post_behind_a_lock(group, writer, change)
+    assert "message" in outcome, outcome
+    return {channel for channel, kind in sent if kind == "message"}
 
-    outcome = post_behind_a_lock(
+
+def test_a_post_that_waited_for_a_removal_skips_the_removed_member(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    group, owner, writer, leaving = three_in_a_group()
+
+    receivers = receivers_of_a_post_behind_a_lock(
+        monkeypatch,
         group,
         writer,
         lambda: Membership.objects.filter(group=group, user=leaving).delete(),
     )
 
-    assert "message" in outcome, outcome
-    receivers = {channel for channel, kind in sent if kind == "message"}
     assert receivers == {user_channel(owner.pk), user_channel(writer.pk)}
 
 
@@ -138,20 +149,14 @@ def test_a_post_that_waited_for_a_join_reaches_the_new_member(
 ) -> None:
     group, owner, writer, leaving = three_in_a_group()
     newcomer = User.objects.create_user(username="newcomer", password="x" * 16)
-    sent: list[tuple[str, str]] = []
-    monkeypatch.setattr(
-        "chat.events.send_event",
-        lambda channel, kind, payload: sent.append((channel, kind)),
-    )
 
-    outcome = post_behind_a_lock(
+    receivers = receivers_of_a_post_behind_a_lock(
+        monkeypatch,
         group,
         writer,
         lambda: Membership.objects.create(group=group, user=newcomer),
     )
 
-    assert "message" in outcome, outcome
-    receivers = {channel for channel, kind in sent if kind == "message"}
     assert receivers == {
         user_channel(user.pk) for user in (owner, writer, leaving, newcomer)
     }
