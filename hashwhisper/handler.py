@@ -167,6 +167,9 @@ class SyncChainASGIHandler(ASGIHandler):
         try:
             response = answering.result()
         except asyncio.CancelledError:
+            # As Django does. Runs on the request's thread after ``respond``
+            # (which may have sent it already: its receivers, such as
+            # closing the database connection, do nothing the second time).
             await signals.request_finished.asend(sender=self.__class__)
         else:
             if response.streaming:
