@@ -64,9 +64,9 @@ def publish_to_members(
 
     Members are read now, inside the caller's transaction, so the event
     reaches exactly the members of the state being committed; a caller that
-    already read them under the group's lock passes them as ``user_ids``. Publishing
-    never fails the request (DESIGN.md, pitfall 4): the data is committed,
-    and browsers read what they missed back on reconnect.
+    already read them under the group's lock passes them as ``user_ids``.
+    Publishing never fails the request (DESIGN.md, pitfall 4): the data is
+    committed, and browsers read what they missed back on reconnect.
     """
     recipients = member_ids(group_id) if user_ids is None else list(user_ids)
     transaction.on_commit(lambda: _send(kind, payload, recipients), robust=True)
