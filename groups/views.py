@@ -7,7 +7,8 @@ from django.http import HttpRequest, JsonResponse
 
 from accounts.models import User
 from chat.events import publish_to_members
-from groups import presence, services
+from chat.realtime import presence
+from groups import services
 from groups.access import NOT_FOUND, group_by_id, group_for_member
 from groups.models import GROUP_ID_PATTERN, Group, Membership
 from hashwhisper.api import (
@@ -146,21 +147,25 @@ def leave(request: HttpRequest, group_id: str) -> JsonResponse:
 def members(request: HttpRequest, group_id: str) -> JsonResponse:
     user = current_user(request)
     group, _ = group_for_member(user, group_id)
-    rows = (
+    rows = list(
         Membership.objects.filter(group=group)
         .select_related("user")
         .order_by("joined_at")
     )
-    # Asking for the list is what marks a browser's user as present.
-    presence.touch(user.pk)
-    here = presence.online(m.user_id for m in rows)
+    # The same presence as the live indicators (heartbeats, chat.realtime).
+    try:
+        states = presence.states_of([m.user_id for m in rows])
+    except presence.Unavailable:
+        # The list matters more than the dots: everyone shows offline.
+        states = {}
     items = [
         {
             "id": m.user_id,
             "username": m.user.get_username(),
             "role": m.role,
             "joined_at": m.joined_at.isoformat(),
-            "online": m.user_id in here,
+            "presence": states.get(m.user_id, presence.OFFLINE),
+            "online": states.get(m.user_id) == presence.ONLINE,
         }
         for m in rows
     ]

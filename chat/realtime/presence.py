@@ -297,11 +297,16 @@ def sweep(now: float | None = None) -> list[tuple[int, str]]:
     return changes
 
 
+def states_of(user_ids: list[int], now: float | None = None) -> dict[int, str]:
+    """The users' states; raises ``Unavailable`` when Redis cannot be read."""
+    return store().states(user_ids, time.time() if now is None else now)
+
+
 def group_states(group: Group, now: float | None = None) -> dict[int, str]:
     members = list(
         Membership.objects.filter(group=group).values_list("user_id", flat=True)
     )
-    return store().states(members, time.time() if now is None else now)
+    return states_of(members, now)
 
 
 class TypingTooFast(Exception):

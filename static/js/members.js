@@ -23,6 +23,13 @@ import { drawQr } from './qr.js';
 
 const $ = (role) => document.querySelector(`[data-role="${role}"]`);
 const PRESENCE_MS = 30000;
+// The member list shows the same presence as the live indicators
+// (heartbeats, presence.js), refreshed every PRESENCE_MS.
+const PRESENCE_BADGES = {
+  online: 'text-bg-success',
+  away: 'text-bg-warning',
+  offline: 'text-bg-light',
+};
 const textEncoder = new TextEncoder();
 
 let hooks = null;
@@ -69,8 +76,9 @@ function memberItem(member, ownerView) {
   item.className = 'list-group-item d-flex align-items-center gap-2 flex-wrap';
   item.dataset.memberId = String(member.id);
   const dot = document.createElement('span');
-  dot.className = `badge rounded-pill ${member.online ? 'text-bg-success' : 'text-bg-light'}`;
-  dot.textContent = member.online ? 'online' : 'away';
+  const state = PRESENCE_BADGES[member.presence] ? member.presence : 'offline';
+  dot.className = `badge rounded-pill ${PRESENCE_BADGES[state]}`;
+  dot.textContent = state;
   const name = document.createElement('span');
   name.className = 'fw-semibold';
   name.textContent = member.username;
@@ -340,7 +348,7 @@ function refreshPresence() {
 export function initMembers(options) {
   hooks = options;
   bindPanel();
-  // Asking for the member list every half minute keeps this user shown as online.
+  // The presence dots of the member list, read again every half minute.
   setInterval(refreshPresence, PRESENCE_MS);
 }
 

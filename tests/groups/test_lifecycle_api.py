@@ -17,6 +17,8 @@ import pytest
 
 from accounts.models import User
 from chat.models import Message
+from chat.realtime import bus
+from chat.realtime import presence as realtime_presence
 from groups.models import Group, Membership
 from hashwhisper.crypto import token_hash
 from integrity.models import ChainEvent
@@ -454,34 +456,60 @@ def test_a_message_must_state_its_epoch_400(
 
 def test_members_list_shows_role_joined_and_presence(
     settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
     alice: Person,
     alice_client: SecureClient,
     bob_client: SecureClient,
     carol: Person,
     trio: str,
 ) -> None:
-    # A cache of its own, so presence marks of other test runs sharing the
-    # same Redis cannot show up here.
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"presence-{secrets.token_hex(4)}",
-        }
-    }
-    bob_client.get(f"/api/groups/{trio}/members")
+    # Presence of this process alone, fresh, so heartbeats of other test
+    # runs sharing the same Redis cannot show up here.
+    settings.REDIS_URL = ""
+    monkeypatch.setattr(realtime_presence, "_stores", {})
+    for client, state in ((alice_client, "online"), (bob_client, "away")):
+        beat = post(client, "/api/presence", {"state": state})
+        assert beat.status_code == 200, beat.content
 
     body = alice_client.get(f"/api/groups/{trio}/members").json()
 
     rows = {m["username"]: m for m in body["members"]}
     assert list(rows) == ["alice", "bob", "carol"]
     assert rows["alice"]["role"] == "owner" and rows["bob"]["role"] == "member"
+    # The same states as the live indicators (GET /api/groups/<id>/presence).
+    live = alice_client.get(f"/api/groups/{trio}/presence").json()["presence"]
+    assert {name: m["presence"] for name, m in rows.items()} == {
+        "alice": "online",
+        "bob": "away",
+        "carol": "offline",
+    }
+    assert {name: live[str(m["id"])] for name, m in rows.items()} == {
+        name: m["presence"] for name, m in rows.items()
+    }
     assert {name: m["online"] for name, m in rows.items()} == {
         "alice": True,
-        "bob": True,
+        "bob": False,
         "carol": False,
     }
     assert all(m["joined_at"].startswith("20") for m in rows.values())
     assert body["epoch"] == 1
+
+
+def test_asking_for_the_members_does_not_make_anyone_present(
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    alice_client: SecureClient,
+    bob_client: SecureClient,
+    trio: str,
+) -> None:
+    # Only heartbeats do; the list is read by background refreshes too.
+    settings.REDIS_URL = ""
+    monkeypatch.setattr(realtime_presence, "_stores", {})
+    bob_client.get(f"/api/groups/{trio}/members")
+
+    body = alice_client.get(f"/api/groups/{trio}/members").json()
+
+    assert [m["presence"] for m in body["members"]] == ["offline"] * 3
 
 
 # Blobs -----------------------------------------------------------------------
@@ -518,18 +546,22 @@ def test_a_removed_member_loses_the_group_blobs_at_once(
     assert own.status_code == 404
 
 
-def test_members_list_survives_a_cache_outage(
-    settings: Any, alice_client: SecureClient, trio: str
+def test_members_list_survives_a_presence_outage(
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    alice_client: SecureClient,
+    trio: str,
 ) -> None:
-    # Nothing listens on port 1: every cache call fails to connect.
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "hashwhisper.cache.SharedRedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-        }
-    }
+    # Nothing listens on port 1: every presence read fails to connect. A
+    # publisher and stores of its own, so their pause after the failure
+    # stays with this test.
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    monkeypatch.setattr(bus, "publisher", bus.Publisher())
+    monkeypatch.setattr(realtime_presence, "_stores", {})
 
     response = alice_client.get(f"/api/groups/{trio}/members")
 
     assert response.status_code == 200
-    assert [m["online"] for m in response.json()["members"]] == [False] * 3
+    members = response.json()["members"]
+    assert [m["presence"] for m in members] == ["offline"] * 3
+    assert [m["online"] for m in members] == [False] * 3
