@@ -2,7 +2,7 @@
 
 import logging
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ from accounts.models import User
 from chat.events import publish_to_members
 from chat.models import Message
 from chat.retention import expiry_for, server_retention_days
-from groups.models import Membership
+from groups.models import Group, Membership
 from hashwhisper.crypto import b64encode
 from hashwhisper.statements import Columns, written_once
 from media_vault.services import attach_blobs
@@ -81,6 +81,11 @@ class NotMember(Exception):
     """The sender is not a member of the group, or there is no such group."""
 
 
+class RosterChanged(Exception):
+    """The one-statement post stored nothing: the group's members changed
+    between its snapshot and its lock (``_INSERT``)."""
+
+
 def post_message(
     group_id: str,
     sender: User,
@@ -93,24 +98,28 @@ def post_message(
 ) -> Message:
     """Store a message the sender sealed with the key of ``epoch``.
 
-    The sender's membership and the group are read in one query that also
-    locks the group row. A rotation takes the same lock, so no message for
-    the old key can slip in while a rotation commits. The recipients of the
-    live event are the members once the lock is held: a post that started
-    before a concurrent removal committed (and then waited for the lock)
-    must not list the removed member.
+    The group row is locked first; the sender's membership, the epoch and
+    the live event's recipients are then checked as they are once the lock
+    is held. A rotation, a removal and a join take the same lock, so a post
+    that started before one of them committed (and then waited for the
+    lock) is refused for the old key, is refused if its sender was the one
+    removed, and lists exactly the members after the change.
 
     On PostgreSQL a message without attachments is stored by one statement
-    (``_insert_in_one_statement``), which also reads the recipients unless
-    the members changed while it waited; everything else takes the ORM's
-    way through a transaction. Both follow the rules above.
+    (``_insert_in_one_statement``) unless the members changed while it
+    waited; then, and for everything else, the ORM's way through a
+    transaction. Both follow the rules above.
     """
+    inserted: tuple[Message, list[int]] | None = None
     if not blob_ids and connections[Message.objects.db].vendor == "postgresql":
-        message, recipients = _insert_in_one_statement(
-            group_id, sender, ciphertext, nonce, tag, epoch
-        )
-        # Without recipients from the statement, the members are read again
-        # (after the commit: as they are now).
+        # RosterChanged: the statement stored nothing, as the members its
+        # snapshot saw are no longer the group's. Done again, under the lock.
+        with suppress(RosterChanged):
+            inserted = _insert_in_one_statement(
+                group_id, sender, ciphertext, nonce, tag, epoch
+            )
+    if inserted is not None:
+        message, recipients = inserted
         publish_to_members(
             group_id,
             "message",
@@ -138,15 +147,15 @@ def _insert_in_transaction(
 ) -> Message:
     try:
         with transaction.atomic():
-            membership = (
-                Membership.objects.filter(group_id=group_id, user=sender)
-                .select_related("group")
-                .select_for_update(no_key=True, of=("group",))
-                .first()
+            # The lock first, the membership after it: a query that joined
+            # the membership to the locked row would, after waiting for a
+            # removal, still see the removed membership (PostgreSQL re-reads
+            # only the locked row), and store a removed member's message.
+            group = (
+                Group.objects.select_for_update(no_key=True).filter(pk=group_id).first()
             )
-            if membership is None:
+            if group is None or not is_member(group_id, sender):
                 raise NotMember
-            group = membership.group
             if epoch != group.epoch:
                 raise OldEpoch(epoch, group.epoch)
             message = Message.objects.create(
@@ -172,13 +181,15 @@ def _insert_in_transaction(
 # (BEGIN, lock, insert, COMMIT, members). The lock is held until the
 # statement ends; after waiting for it, PostgreSQL re-reads the locked group
 # row, so the epoch compared is the one a rotation just committed. The
-# members, though, are read as the statement's snapshot saw them, which
-# may be from before a change that committed while the post waited: they
-# are only returned when the locked row's roster version is still the
-# snapshot's (groups.models.Group.roster_version); otherwise the caller
-# reads them again. The expiry is chat.retention.retention_days() in SQL:
-# the group's choice, never past the server's. No row back: not a member
-# (or no such group); a row without an id: the epoch was not the group's.
+# sender's membership and the members, though, are read as the statement's
+# snapshot saw them, which may be from before a change that committed while
+# the post waited: a removed sender would still pass, and a joined member
+# be left out. So the message is only stored when the locked row's roster
+# version is still the snapshot's (groups.models.Group.roster_version);
+# otherwise nothing is stored and the caller takes the transaction's way.
+# The expiry is chat.retention.retention_days() in SQL: the group's choice,
+# never past the server's. No row back: not a member (or no such group); a
+# row without an id: the epoch was not the group's, or the members changed.
 _INSERT = """
 WITH chosen AS (
     SELECT g.id, g.epoch, g.retention_days, g.roster_version
@@ -186,23 +197,26 @@ WITH chosen AS (
     JOIN "groups_membership" m ON m.group_id = g.id AND m.user_id = %(sender)s
     WHERE g.id = %(group)s
     FOR NO KEY UPDATE OF g
+), seen AS (
+    SELECT chosen.*, chosen.roster_version = (
+        SELECT roster_version FROM "groups_group" WHERE id = %(group)s
+    ) AS same_roster
+    FROM chosen
 ), stored AS (
     INSERT INTO "chat_message"
         (group_id, sender_id, epoch, ciphertext, nonce, tag, created_at, expires_at)
     SELECT id, %(sender)s, epoch, %(ciphertext)s, %(nonce)s, %(tag)s, %(now)s,
            %(now)s + make_interval(
                days => LEAST(COALESCE(retention_days, %(days)s), %(days)s))
-    FROM chosen
-    WHERE epoch = %(epoch)s
+    FROM seen
+    WHERE epoch = %(epoch)s AND same_roster
     RETURNING id, expires_at
 )
-SELECT chosen.epoch, stored.id, stored.expires_at,
-    CASE WHEN stored.id IS NOT NULL AND chosen.roster_version = (
-        SELECT roster_version FROM "groups_group" WHERE id = %(group)s
-    ) THEN ARRAY(
+SELECT seen.epoch, seen.same_roster, stored.id, stored.expires_at,
+    CASE WHEN stored.id IS NOT NULL THEN ARRAY(
         SELECT user_id FROM "groups_membership" WHERE group_id = %(group)s
     ) END
-FROM chosen LEFT JOIN stored ON true
+FROM seen LEFT JOIN stored ON true
 """
 
 
@@ -213,9 +227,10 @@ def _insert_in_one_statement(
     nonce: bytes,
     tag: bytes,
     epoch: int,
-) -> tuple[Message, list[int] | None]:
-    """The stored message, and its recipients if the statement could tell
-    them (see ``_INSERT``)."""
+) -> tuple[Message, list[int]]:
+    """The stored message and its recipients (see ``_INSERT``); raises
+    ``RosterChanged``, having stored nothing, if the members changed while
+    the statement waited for the group's lock."""
     now = timezone.now()
     alias = Message.objects.db
     params: dict[str, Any] = {
@@ -247,8 +262,10 @@ def _insert_in_one_statement(
         raise NonceReused from exc
     if found is None:
         raise NotMember
-    current, message_id, expires_at, recipients = found
+    current, same_roster, message_id, expires_at, recipients = found
     if message_id is None:
+        if current == epoch and not same_roster:
+            raise RosterChanged
         raise OldEpoch(epoch, current)
     message = Message(
         id=message_id,
