@@ -4,10 +4,10 @@ A removal or a rotation holds the group row's lock until it commits; a
 post arriving meanwhile waits for that lock. After a removal its live event
 must leave out the removed member, and after a join include the new one:
 the statement that waited for the lock still sees the older membership,
-so the recipients are read again (``Group.roster_version`` tells). After
-a rotation the post must be refused, as it was sealed for the old key.
-Only PostgreSQL has the row locks to show this; SQLite lets one writer in
-at a time.
+so it stores nothing and the post is made again under the lock
+(``Group.roster_version`` tells). After a rotation the post must be
+refused, as it was sealed for the old key. Only PostgreSQL has the row
+locks to show this; SQLite lets one writer in at a time.
 """
 
 from __future__ import annotations
