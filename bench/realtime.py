@@ -271,7 +271,7 @@ class Bench:
         # its own: from the moment an event is published to its arrival.
         published: dict[str, float] = {}
         prefix = self.env["HASHWHISPER_REALTIME_PREFIX"]
-        watched = (f"{prefix}u:{self.user_id(readers[0])}", "relay")
+        watched = (f"{prefix}g:{group}", "relay")
         watcher = asyncio.ensure_future(self.watch_redis(watched, published))
         await asyncio.sleep(1)
         sender = HttpConnection(

@@ -1,10 +1,17 @@
 """Publishing live events to users' channels, and the fan-out's health.
 
-Every user has one channel. With ``HASHWHISPER_REDIS_URL`` set, an event for
-a user is published on that user's Redis channel, and every worker process
-subscribes only to the channels of users with a stream open there
-(``hub``), so a worker never decodes events nobody on it listens to. Without
-Redis the chat runs as one process and events go straight to its streams.
+With ``HASHWHISPER_REDIS_URL`` set, an event of a group (a message, a
+membership change, typing) is published once, on the group's Redis
+channel, with the ids of the users it is for; any other event (presence)
+on the channel of each user it is for. Every worker process subscribes only
+to the channels of the users with a stream open there and of their groups
+(``hub``), so a worker never decodes events nobody on it listens to, and a
+message to a group of 500 crosses Redis once per worker, not 500 times.
+The recipients travel with the event and decide who gets it: they were
+read from the database when the event was made, so a worker that still
+listens to a group one of its users has left delivers nothing to that user.
+Without Redis the chat runs as one process and events go straight to its
+streams.
 
 Publishing never raises: the data behind an event is committed before the
 event is sent, and a browser reads what it missed back from storage or the
@@ -51,6 +58,10 @@ def user_topic(user_id: int) -> str:
     return f"{config.prefix()}u:{user_id}"
 
 
+def group_topic(group_id: str) -> str:
+    return f"{config.prefix()}g:{group_id}"
+
+
 def control_topic() -> str:
     return f"{config.prefix()}ctl"
 
@@ -76,16 +87,25 @@ class Envelope:
 
     ``data`` is the event's JSON text, sent to browsers as it is. ``event_id``
     is set for stored events (messages) only; ``group`` lets a removal drop
-    queued events of that group.
+    queued events of that group. ``recipients`` is set on a group's channel
+    only: the users the event is for.
     """
 
     kind: str
     data: str
     event_id: int | None = None
     group: str | None = None
+    recipients: tuple[int, ...] | None = None
 
     def encode(self) -> bytes:
-        doc = {"k": self.kind, "d": self.data, "i": self.event_id, "g": self.group}
+        doc: dict[str, Any] = {
+            "k": self.kind,
+            "d": self.data,
+            "i": self.event_id,
+            "g": self.group,
+        }
+        if self.recipients is not None:
+            doc["r"] = list(self.recipients)
         return json.dumps(doc, separators=(",", ":")).encode()
 
     @classmethod
@@ -93,11 +113,18 @@ class Envelope:
         doc = json.loads(raw)
         event_id = doc.get("i")
         group = doc.get("g")
+        listed = doc.get("r")
+        recipients = (
+            tuple(u for u in listed if type(u) is int)
+            if isinstance(listed, list)
+            else None
+        )
         return cls(
             kind=str(doc["k"]),
             data=str(doc["d"]),
             event_id=event_id if isinstance(event_id, int) else None,
             group=group if isinstance(group, str) else None,
+            recipients=recipients,
         )
 
     def event(self, user_id: int) -> local.GroupEvent:
@@ -315,6 +342,11 @@ def publish_event(
             for user_id in users:
                 local.deliver(user_id, envelope.event(user_id))
             return True
+        if not users:
+            return True
+        if group is not None:
+            listed = Envelope(kind, data, event_id, group, tuple(users))
+            return publisher.publish(url, [group_topic(group)], listed.encode())
         raw = envelope.encode()
         return publisher.publish(url, [user_topic(u) for u in users], raw)
     except Exception:

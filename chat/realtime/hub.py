@@ -4,9 +4,14 @@ django-eventstream's own Redis listener subscribes once and dies for good
 with the first connection error, after which its process silently delivers
 nothing (DESIGN.md, pitfall 1). The hub instead:
 
-* subscribes to the control channel and to the channel of each user with a
-  stream open in this process, and to nothing else, so events for users
-  elsewhere cost this process nothing;
+* subscribes to the control channel, to the channel of each user with a
+  stream open in this process and to the channels of those users' groups,
+  and to nothing else, so events for users elsewhere cost this process
+  nothing; an event on a group's channel goes to the users it lists that
+  have a stream here;
+* learns of a user's groups from the database when their first stream here
+  opens, of a group joined later from a control message, and reads them all
+  again after every (re)connection and resync;
 * notices a lost connection (an error, or no answer to its pings), tells
   the streams here that live delivery is down, and reconnects with
   jittered back-off for as long as it takes;
@@ -25,6 +30,7 @@ import json
 import logging
 import random
 from contextlib import suppress
+from typing import Any
 
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
@@ -32,6 +38,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from chat.realtime import bus, config, local
+from chat.realtime.storage import released
 
 log = logging.getLogger("hashwhisper.realtime")
 
@@ -61,8 +68,14 @@ class Hub:
         self.url = url
         self.loop = loop
         self.counts: dict[int, int] = {}
-        self.subscribed: set[int] = set()
-        self.leaving: set[int] = set()
+        # The groups of each user counted above.
+        self.user_groups: dict[int, set[str]] = {}
+        self.loading: dict[int, asyncio.Future[dict[int, set[str]]]] = {}
+        # Users to read back stored events for once a group's channel is
+        # subscribed: they joined it and its events may have passed by.
+        self.catch_up: dict[str, set[int]] = {}
+        self.subscribed: set[str] = set()
+        self.leaving: set[str] = set()
         self.waiters: dict[int, list[asyncio.Future[None]]] = {}
         self.connected = False
         # Whether the current connection got as far as its subscription,
@@ -74,6 +87,7 @@ class Hub:
         self.last_raw: bytes | None = None
         self.last_envelope: bus.Envelope | None = None
         self.tasks: list[asyncio.Task[None]] = []
+        self.background: set[asyncio.Task[None]] = set()
         if url:
             self.tasks.append(loop.create_task(self.run()))
         else:
@@ -89,10 +103,19 @@ class Hub:
         self.counts[user_id] = self.counts.get(user_id, 0) + 1
         if not self.url:
             return True
+        try:
+            await self.learn_groups(user_id)
+        except BaseException:
+            self.detach(user_id)
+            raise
         if not self.connected:
             self.changed.set()
             return False
-        if user_id in self.subscribed and user_id not in self.leaving:
+        # A user's channel is subscribed together with, and after, the
+        # channels of their groups (``ordered``); a group joined later is
+        # read back once its channel is (``catch_up``).
+        topic = bus.user_topic(user_id)
+        if topic in self.subscribed and topic not in self.leaving:
             return True
         waiter: asyncio.Future[None] = self.loop.create_future()
         self.waiters.setdefault(user_id, []).append(waiter)
@@ -103,12 +126,83 @@ class Hub:
             return False
         return True
 
+    async def learn_groups(self, user_id: int) -> None:
+        """Read the user's groups, once however many streams open at once."""
+        loading = self.loading.get(user_id)
+        if loading is None:
+            if user_id in self.user_groups:
+                return
+            # Joins heard while the database is read are kept here.
+            self.user_groups[user_id] = set()
+            loading = asyncio.ensure_future(
+                sync_to_async(groups_of, thread_sensitive=False)([user_id])
+            )
+            self.loading[user_id] = loading
+        try:
+            found = await asyncio.shield(loading)
+        except Exception:
+            # Read again by the next stream to open.
+            self.loading.pop(user_id, None)
+            self.user_groups.pop(user_id, None)
+            raise
+        # Groups first, then the user counts as wanted (``wanted``).
+        groups = self.user_groups.get(user_id)
+        if groups is not None:
+            groups.update(found[user_id])
+        if self.loading.pop(user_id, None) is not None:
+            self.changed.set()
+
     def detach(self, user_id: int) -> None:
         left = self.counts.get(user_id, 0) - 1
         if left > 0:
             self.counts[user_id] = left
             return
         self.counts.pop(user_id, None)
+        self.user_groups.pop(user_id, None)
+        self.loading.pop(user_id, None)
+        self.changed.set()
+
+    def wanted(self) -> set[str]:
+        """The channels this process needs: its users' and their groups'.
+
+        A user whose groups are still being read is left out: their channel
+        must not count as subscribed before their groups' channels are.
+        """
+        topics: set[str] = set()
+        for user_id in self.counts:
+            if user_id in self.loading:
+                continue
+            topics.add(bus.user_topic(user_id))
+            topics.update(bus.group_topic(g) for g in self.user_groups.get(user_id, ()))
+        return topics
+
+    def joined(self, user_id: int, group_id: str) -> None:
+        """A user with a stream here joined a group: listen to it too."""
+        groups = self.user_groups.get(user_id)
+        if user_id not in self.counts or groups is None or group_id in groups:
+            return
+        groups.add(group_id)
+        if bus.group_topic(group_id) not in self.subscribed:
+            self.catch_up.setdefault(group_id, set()).add(user_id)
+            self.changed.set()
+
+    async def reload_groups(self) -> None:
+        """Read every local user's groups again (after an outage, control
+        messages about joins may have been lost)."""
+        users = list(self.counts)
+        if not users:
+            return
+        try:
+            found = await sync_to_async(groups_of, thread_sensitive=False)(users)
+        except Exception:
+            log.warning("could not read the groups of this process's streams")
+            return
+        for user_id, groups in found.items():
+            if user_id not in self.counts:
+                continue
+            for group_id in groups - self.user_groups.get(user_id, set()):
+                self.catch_up.setdefault(group_id, set()).add(user_id)
+            self.user_groups[user_id] = groups
         self.changed.set()
 
     # Redis subscription ------------------------------------------------------
@@ -149,9 +243,11 @@ class Hub:
         )
         pubsub = client.pubsub()
         try:
-            wanted = set(self.counts)
-            topics = [bus.user_topic(u) for u in sorted(wanted)]
-            await pubsub.subscribe(bus.control_topic(), *topics)
+            await self.reload_groups()
+            # Whatever waited for a group's channel is read back below (up).
+            self.catch_up.clear()
+            wanted = self.wanted()
+            await pubsub.subscribe(bus.control_topic(), *ordered(wanted))
             self.subscribed = wanted
             reader = asyncio.ensure_future(self.read(pubsub))
             syncer = asyncio.ensure_future(self.sync(pubsub))
@@ -175,6 +271,7 @@ class Hub:
     async def read(self, pubsub: aioredis.client.PubSub) -> None:
         control = bus.control_topic()
         user_prefix = bus.user_topic(0)[:-1]
+        group_prefix = bus.group_topic("")
         clock = self.loop.time
         last_heard = clock()
         while True:
@@ -190,11 +287,15 @@ class Hub:
             kind = message["type"]
             channel = _text(message["channel"])
             if kind == "message":
-                self.dispatch(channel, message["data"], control, user_prefix)
+                self.dispatch(
+                    channel, message["data"], control, user_prefix, group_prefix
+                )
             elif kind == "subscribe" and channel == control:
                 self.up()
             elif kind == "subscribe" and channel.startswith(user_prefix):
                 self.confirmed(int(channel[len(user_prefix) :]))
+            elif kind == "subscribe" and channel.startswith(group_prefix):
+                self.group_confirmed(channel[len(group_prefix) :])
 
     def up(self) -> None:
         self.connected = True
@@ -209,17 +310,42 @@ class Hub:
             if not waiter.done():
                 waiter.set_result(None)
 
+    def group_confirmed(self, group_id: str) -> None:
+        users = self.catch_up.pop(group_id, set())
+        local.read_back(sorted(u for u in users if u in self.counts))
+
     def dispatch(
-        self, channel: str, raw: bytes, control: str, user_prefix: str
+        self,
+        channel: str,
+        raw: bytes,
+        control: str,
+        user_prefix: str,
+        group_prefix: str,
     ) -> None:
         try:
             if channel == control:
-                local.apply_control(json.loads(raw))
+                self.control(json.loads(raw))
+            elif channel.startswith(group_prefix):
+                envelope = self.decoded(raw)
+                for user_id in envelope.recipients or ():
+                    if user_id in self.counts:
+                        local.deliver(user_id, envelope.event(user_id))
             elif channel.startswith(user_prefix):
                 user_id = int(channel[len(user_prefix) :])
                 local.deliver(user_id, self.decoded(raw).event(user_id))
         except (ValueError, KeyError, TypeError):
             log.warning("dropped a malformed fan-out message")
+
+    def control(self, message: dict[str, Any]) -> None:
+        op, user, group = message.get("op"), message.get("user"), message.get("group")
+        if op == "joined" and type(user) is int and isinstance(group, str):
+            self.joined(user, group)
+        elif op == "resync":
+            # Joins announced while the fan-out was down are found again.
+            task = self.loop.create_task(self.reload_groups())
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
+        local.apply_control(message)
 
     def decoded(self, raw: bytes) -> bus.Envelope:
         if raw == self.last_raw and self.last_envelope is not None:
@@ -229,23 +355,23 @@ class Hub:
         return envelope
 
     async def sync(self, pubsub: aioredis.client.PubSub) -> None:
-        """Keep the subscriptions equal to the users with streams here."""
+        """Keep the subscriptions equal to the channels wanted here."""
         while True:
             await self.changed.wait()
             self.changed.clear()
-            wanted = set(self.counts)
+            wanted = self.wanted()
             join = wanted - self.subscribed
             leave = self.subscribed - wanted
             if join:
                 self.subscribed |= join
-                await pubsub.subscribe(*[bus.user_topic(u) for u in sorted(join)])
+                await pubsub.subscribe(*ordered(join))
             if leave:
                 self.leaving |= leave
-                await pubsub.unsubscribe(*[bus.user_topic(u) for u in sorted(leave)])
+                await pubsub.unsubscribe(*sorted(leave))
                 self.subscribed -= leave
                 self.leaving -= leave
                 # A stream of one of these users may have opened meanwhile.
-                if leave & set(self.counts):
+                if leave & self.wanted():
                     self.changed.set()
 
     # Presence ----------------------------------------------------------------
@@ -273,8 +399,31 @@ class Hub:
             local.tick()
 
     def stop(self) -> None:
-        for task in self.tasks:
+        for task in [*self.tasks, *self.background]:
             task.cancel()
+
+
+def ordered(topics: set[str]) -> list[str]:
+    """Groups' channels before users': a stream counts as live once its
+    user's channel is confirmed, and Redis confirms in order."""
+    user_prefix = bus.user_topic(0)[:-1]
+    return sorted(topics, key=lambda t: (t.startswith(user_prefix), t))
+
+
+def groups_of(user_ids: list[int]) -> dict[int, set[str]]:
+    """The groups each user belongs to, from the database."""
+    from groups.models import Membership
+
+    def read() -> dict[int, set[str]]:
+        found: dict[int, set[str]] = {u: set() for u in user_ids}
+        rows = Membership.objects.filter(user_id__in=user_ids).values_list(
+            "user_id", "group_id"
+        )
+        for user_id, group_id in rows:
+            found[user_id].add(group_id)
+        return found
+
+    return released(read)
 
 
 def _text(value: bytes | str | None) -> str:

@@ -170,6 +170,23 @@ def drop_group(user_id: int, group_id: str) -> int:
     return len(chosen)
 
 
+def read_back(user_ids: list[int]) -> int:
+    """Have these users' streams here read stored events back.
+
+    For a group a user has just joined: its events may have passed by
+    before this process listened to the group's channel. Returns how many
+    streams were told.
+    """
+    manager = get_listener_manager()
+    with manager.lock:
+        chosen = [listener for user_id in user_ids for listener in _streams(user_id)]
+        for listener in chosen:
+            listener.overflow = True
+    for listener in chosen:
+        listener.wake_threadsafe()
+    return len(chosen)
+
+
 def announce(live: bool, *, resync: bool) -> int:
     """Tell every stream here whether the fan-out works.
 

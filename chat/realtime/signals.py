@@ -1,4 +1,4 @@
-"""Membership removals and logouts reach open streams in every process.
+"""Membership changes and logouts reach open streams in every process.
 
 django-eventstream's ``channel_permission_changed`` only reaches streams in
 the process that calls it (DESIGN.md, pitfall 3). These receivers publish a
@@ -12,7 +12,7 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.signals import user_logged_out
 from django.contrib.sessions.models import Session
 from django.db import transaction
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
@@ -30,6 +30,21 @@ def membership_removed(sender: type, instance: Membership, **kwargs: Any) -> Non
     and tells their browsers to close the group.
     """
     message = {"op": "removed", "user": instance.user_id, "group": instance.group_id}
+    transaction.on_commit(lambda: bus.publish_control(message), robust=True)
+
+
+@receiver(post_save, sender=Membership, dispatch_uid="hw-realtime-joined")
+def membership_added(
+    sender: type, instance: Membership, created: bool, **kwargs: Any
+) -> None:
+    """A new member's open streams start carrying the group's events.
+
+    Events of a group travel on the group's channel, and each process
+    listens to the groups of the users with a stream there (``hub``).
+    """
+    if not created:
+        return
+    message = {"op": "joined", "user": instance.user_id, "group": instance.group_id}
     transaction.on_commit(lambda: bus.publish_control(message), robust=True)
 
 

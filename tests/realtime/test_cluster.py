@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from tests.realtime.support import Deployment, message_ids, streams
+from tests.realtime.support import Deployment, message_ids, new_group_body, streams
 
 
 def test_posts_through_one_process_reach_the_other_in_order_exactly_once(
@@ -153,3 +153,30 @@ def test_ending_a_session_from_the_data_page_ends_its_stream(
         assert ending.collect({"message"}, quiet=0.3) == []
     assert doomed.call("GET", "/api/groups/")[0] == 401
     assert manager.call("GET", "/api/groups/")[0] == 200
+
+
+def test_a_group_joined_with_a_stream_open_delivers_on_the_other_process(
+    pair: Deployment,
+) -> None:
+    # Group events travel on the group's Redis channel; the process holding
+    # Carol's stream learns of her new group from the join and listens to
+    # it from then on. The first post follows the join at once, before that
+    # process may have subscribed: it arrives all the same (read back).
+    alice, carol = pair.person(), pair.person()
+    body, token = new_group_body()
+    owner = pair.api(alice, server=1)
+    status, answer = owner.call("POST", "/api/groups/", body)
+    assert status == 201, answer
+    group = str(body["id"])
+    with streams(pair.stream(carol, server=0)) as (stream,):
+        stream.wait_open()
+        status, answer = pair.api(carol, server=1).call(
+            "POST", f"/api/groups/{group}/join", {"token": token}
+        )
+        assert status == 200, answer
+        posted = [owner.post_message(group)]
+        time.sleep(0.3)
+        posted += [owner.post_message(group) for _ in range(3)]
+        received = stream.collect({"message"}, quiet=1.0)
+
+    assert message_ids(received) == posted

@@ -155,14 +155,20 @@ async def outage_scenario(own: OwnRedis) -> dict[str, dict[str, bool]]:
 @pytest.fixture(scope="module")
 def outage_results(
     tmp_path_factory: pytest.TempPathFactory,
+    django_db_setup: None,
+    django_db_blocker: Any,
 ) -> dict[str, dict[str, bool]]:
     skip_with(redis_server_missing_reason())
     own = OwnRedis(tmp_path_factory.mktemp("redis"))
     own.start()
     try:
-        with override_settings(
-            REDIS_URL=own.url,
-            HASHWHISPER_REALTIME_PREFIX=f"hwtest:{secrets.token_hex(4)}:",
+        # The hub reads a new stream's groups from the database.
+        with (
+            django_db_blocker.unblock(),
+            override_settings(
+                REDIS_URL=own.url,
+                HASHWHISPER_REALTIME_PREFIX=f"hwtest:{secrets.token_hex(4)}:",
+            ),
         ):
             return asyncio.run(outage_scenario(own))
     finally:

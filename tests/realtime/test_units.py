@@ -480,7 +480,11 @@ def test_one_event_for_many_users_here_is_decoded_once(
                     # A copy, as each channel's message arrives in bytes of
                     # its own.
                     hub.dispatch(
-                        bus.user_topic(user), bytes(bytearray(raw)), control, prefix
+                        bus.user_topic(user),
+                        bytes(bytearray(raw)),
+                        control,
+                        prefix,
+                        bus.group_topic(""),
                     )
         finally:
             hub.stop()
@@ -494,3 +498,203 @@ def test_one_event_for_many_users_here_is_decoded_once(
         (5, "user-5", '{"n":2}', 8),
         (6, "user-6", '{"n":2}', 8),
     ]
+
+
+def test_a_group_event_goes_to_the_listed_users_with_a_stream_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chat.realtime.hub import Hub
+
+    delivered: list[tuple[int, str, int | None]] = []
+    monkeypatch.setattr(
+        local,
+        "deliver",
+        lambda user, event: delivered.append((user, event.channel, event.id)),
+    )
+    # For 5, 6 and 8; 7 has a stream here but is not listed (removed before
+    # the event was made), 8 is listed but has no stream here.
+    raw = bus.Envelope(
+        "message", '{"n":1}', event_id=9, group="g", recipients=(5, 6, 8)
+    ).encode()
+
+    async def scenario() -> None:
+        hub = Hub("", asyncio.get_running_loop())
+        hub.counts.update({5: 1, 6: 2, 7: 1})
+        try:
+            hub.dispatch(
+                bus.group_topic("g"),
+                raw,
+                bus.control_topic(),
+                bus.user_topic(0)[:-1],
+                bus.group_topic(""),
+            )
+        finally:
+            hub.stop()
+
+    asyncio.run(scenario())
+    assert delivered == [(5, "user-5", 9), (6, "user-6", 9)]
+
+
+def test_recipients_survive_the_trip_and_bad_ones_are_dropped() -> None:
+    sent = bus.Envelope("typing", "{}", group="g", recipients=(3, 4))
+    assert bus.Envelope.decode(sent.encode()) == sent
+    tampered = json.dumps({"k": "typing", "d": "{}", "r": [3, "4", True, None]})
+    assert bus.Envelope.decode(tampered).recipients == (3,)
+    assert (
+        bus.Envelope.decode(bus.Envelope("presence", "{}").encode()).recipients is None
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_group_joined_meanwhile_is_subscribed_and_read_back(
+    own_redis: OwnRedis,
+) -> None:
+    from chat.realtime.hub import Hub
+
+    user = make_user("joiner")[0]
+
+    async def scenario() -> tuple[bool, set[int], bool, bool]:
+        loop = asyncio.get_running_loop()
+        hub = Hub(own_redis.url, loop)
+        listener = local.StreamListener(user.pk, "session")
+        listener.assign_loop()
+        manager = get_listener_manager()
+        manager.add_listener(listener)
+        try:
+            assert await wait_for(lambda: hub.connected, 5)
+            assert await hub.attach(user.pk)
+            with manager.lock:
+                listener.overflow = False
+            hub.control({"op": "joined", "user": user.pk, "group": "G" * 22})
+            waiting = set(hub.catch_up.get("G" * 22, set()))
+            subscribed = await wait_for(
+                lambda: (
+                    bus.group_topic("G" * 22) in hub.subscribed and not hub.catch_up
+                ),
+                5,
+            )
+            return subscribed, waiting, listener.overflow, hub.connected
+        finally:
+            manager.remove_listener(listener)
+            hub.stop()
+
+    with override_settings(
+        REDIS_URL=own_redis.url,
+        HASHWHISPER_REALTIME_PREFIX=f"hwtest:{secrets.token_hex(4)}:",
+    ):
+        subscribed, waiting, read_back, connected = asyncio.run(scenario())
+    assert connected and subscribed
+    assert waiting == {user.pk}
+    # Once the group's channel was confirmed, the stream reads storage back.
+    assert read_back
+
+
+async def wait_for(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        await asyncio.sleep(0.02)
+    return check()
+
+
+def test_a_group_event_crosses_redis_once_with_its_recipients(
+    own_redis: OwnRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis
+
+    prefix = f"hwtest:{secrets.token_hex(4)}:"
+    monkeypatch.setattr(bus, "publisher", bus.Publisher())
+    listener_client = redis.Redis.from_url(own_redis.url)
+    pubsub = listener_client.pubsub()
+    pubsub.psubscribe(f"{prefix}*")
+    assert pubsub.get_message(timeout=1) is not None
+    with override_settings(REDIS_URL=own_redis.url, HASHWHISPER_REALTIME_PREFIX=prefix):
+        members = list(range(1, 501))
+        assert bus.publish_event(members, "message", '{"n":1}', event_id=4, group="g")
+        # An event of no group (presence) still goes to each user's channel.
+        assert bus.publish_event([1, 2], "presence", '{"n":2}')
+    arrived = []
+    while (message := pubsub.get_message(timeout=0.5)) is not None:
+        arrived.append((message["channel"].decode(), message["data"]))
+    pubsub.close()
+    listener_client.close()
+
+    assert [channel for channel, _ in arrived] == [
+        f"{prefix}g:g",
+        f"{prefix}u:1",
+        f"{prefix}u:2",
+    ]
+    envelope = bus.Envelope.decode(arrived[0][1])
+    assert envelope.recipients == tuple(members)
+    assert (envelope.kind, envelope.event_id, envelope.group) == ("message", 4, "g")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_streams_opening_together_read_the_groups_once_and_hear_them(
+    own_redis: OwnRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chat.realtime import hub as hub_module
+
+    owner, user = make_user("owner")[0], make_user("reader")[0]
+    groups = []
+    for _ in range(2):
+        group = Group.objects.create(
+            id=secrets.token_urlsafe(16)[:22],
+            salt=b"s" * 16,
+            iterations=600_000,
+            token_hash=b"t" * 32,
+            name_ciphertext=b"n",
+            name_nonce=b"n" * 12,
+            name_tag=b"t" * 16,
+            created_by=owner,
+        )
+        Membership.objects.create(group=group, user=user)
+        groups.append(group.pk)
+    reads: list[list[int]] = []
+    original = hub_module.groups_of
+
+    def counting(user_ids: list[int]) -> dict[int, set[str]]:
+        reads.append(user_ids)
+        return original(user_ids)
+
+    monkeypatch.setattr(hub_module, "groups_of", counting)
+    monkeypatch.setattr(bus, "publisher", bus.Publisher())
+
+    async def scenario() -> tuple[list[bool], set[str], bool]:
+        loop = asyncio.get_running_loop()
+        hub = hub_module.Hub(own_redis.url, loop)
+        listener = local.StreamListener(user.pk, "session")
+        listener.assign_loop()
+        manager = get_listener_manager()
+        manager.add_listener(listener)
+        try:
+            assert await wait_for(lambda: hub.connected, 5)
+            live = list(await asyncio.gather(hub.attach(user.pk), hub.attach(user.pk)))
+            subscribed = set(hub.subscribed)
+            await asyncio.to_thread(
+                bus.publish_event, [user.pk], "typing", '{"t":1}', group=groups[1]
+            )
+            heard = await wait_for(
+                lambda: any(
+                    e.data == '{"t":1}'
+                    for items in listener.channel_items.values()
+                    for e in items
+                ),
+                5,
+            )
+            return live, subscribed, heard
+        finally:
+            manager.remove_listener(listener)
+            hub.stop()
+
+    with override_settings(
+        REDIS_URL=own_redis.url,
+        HASHWHISPER_REALTIME_PREFIX=f"hwtest:{secrets.token_hex(4)}:",
+    ):
+        live, subscribed, heard = asyncio.run(scenario())
+        topics = {bus.user_topic(user.pk), *(bus.group_topic(g) for g in groups)}
+    assert live == [True, True]
+    assert reads == [[user.pk]]
+    assert topics <= subscribed
+    assert heard

@@ -471,16 +471,20 @@ def test_a_huge_group_and_a_frozen_redis(
     listener = redis.Redis.from_url(own_redis.url)
     pubsub = listener.pubsub()
     members = range(1, 20_001)
-    watched = [bus.user_topic(1), bus.user_topic(20_000)]
+    watched = [bus.group_topic("g"), bus.user_topic(1), bus.user_topic(20_000)]
     pubsub.subscribe(*watched)
     for _ in watched:
         pubsub.get_message(timeout=1)
 
+    # A group's event crosses Redis once, on the group's channel, listing
+    # all 20 000; an event of no group goes to each user's channel.
     assert bus.publish_event(members, "message", '{"n": 1}', event_id=7, group="g")
+    assert bus.publish_event(members, "presence", '{"n": 0}')
     got = []
     while (found := pubsub.get_message(timeout=1)) is not None:
-        got.append(found["channel"].decode())
-    assert sorted(got) == sorted(watched)
+        got.append((found["channel"].decode(), found["data"]))
+    assert [channel for channel, _ in got] == watched
+    assert bus.Envelope.decode(got[0][1]).recipients == tuple(members)
 
     assert own_redis.process is not None
     own_redis.process.send_signal(signal.SIGSTOP)
