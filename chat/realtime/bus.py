@@ -111,6 +111,8 @@ class Envelope:
     @classmethod
     def decode(cls, raw: bytes | str) -> Envelope:
         doc = json.loads(raw)
+        if not isinstance(doc, dict):
+            raise TypeError("an envelope is an object")
         event_id = doc.get("i")
         group = doc.get("g")
         listed = doc.get("r")

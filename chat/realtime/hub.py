@@ -74,6 +74,9 @@ class Hub:
         # Users to read back stored events for once a group's channel is
         # subscribed: they joined it and its events may have passed by.
         self.catch_up: dict[str, set[int]] = {}
+        # Joins heard while ``reload_groups`` reads the database, one record
+        # per read under way: its snapshot may predate them.
+        self.hearing: list[dict[int, set[str]]] = []
         self.subscribed: set[str] = set()
         self.leaving: set[str] = set()
         self.waiters: dict[int, list[asyncio.Future[None]]] = {}
@@ -104,10 +107,15 @@ class Hub:
         if not self.url:
             return True
         try:
-            await self.learn_groups(user_id)
+            return await self.subscribe_user(user_id)
         except BaseException:
+            # Failed or cancelled (a streaming response whose client left):
+            # not counted, or its channels would stay subscribed for good.
             self.detach(user_id)
             raise
+
+    async def subscribe_user(self, user_id: int) -> bool:
+        await self.learn_groups(user_id)
         if not self.connected:
             self.changed.set()
             return False
@@ -124,7 +132,16 @@ class Hub:
             await asyncio.wait_for(asyncio.shield(waiter), SUBSCRIBE_WAIT_SECONDS)
         except TimeoutError:
             return False
+        finally:
+            self.forget_waiter(user_id, waiter)
         return True
+
+    def forget_waiter(self, user_id: int, waiter: asyncio.Future[None]) -> None:
+        waiting = self.waiters.get(user_id, [])
+        if waiter in waiting:
+            waiting.remove(waiter)
+        if not waiting:
+            self.waiters.pop(user_id, None)
 
     async def learn_groups(self, user_id: int) -> None:
         """Read the user's groups, once however many streams open at once."""
@@ -141,16 +158,20 @@ class Hub:
         try:
             found = await asyncio.shield(loading)
         except Exception:
-            # Read again by the next stream to open.
-            self.loading.pop(user_id, None)
-            self.user_groups.pop(user_id, None)
+            # Read again by the next stream to open. Another stream waiting
+            # for the same read hears of the failure later; by then a third
+            # may have started a new read, which stays.
+            if self.loading.get(user_id) is loading:
+                del self.loading[user_id]
+                self.user_groups.pop(user_id, None)
             raise
+        if self.loading.get(user_id) is not loading:
+            # Another stream waiting for the same read got here first.
+            return
+        del self.loading[user_id]
         # Groups first, then the user counts as wanted (``wanted``).
-        groups = self.user_groups.get(user_id)
-        if groups is not None:
-            groups.update(found[user_id])
-        if self.loading.pop(user_id, None) is not None:
-            self.changed.set()
+        self.user_groups.setdefault(user_id, set()).update(found[user_id])
+        self.changed.set()
 
     def detach(self, user_id: int) -> None:
         left = self.counts.get(user_id, 0) - 1
@@ -160,6 +181,10 @@ class Hub:
         self.counts.pop(user_id, None)
         self.user_groups.pop(user_id, None)
         self.loading.pop(user_id, None)
+        for group_id, users in list(self.catch_up.items()):
+            users.discard(user_id)
+            if not users:
+                del self.catch_up[group_id]
         self.changed.set()
 
     def wanted(self) -> set[str]:
@@ -179,7 +204,11 @@ class Hub:
     def joined(self, user_id: int, group_id: str) -> None:
         """A user with a stream here joined a group: listen to it too."""
         groups = self.user_groups.get(user_id)
-        if user_id not in self.counts or groups is None or group_id in groups:
+        if user_id not in self.counts or groups is None:
+            return
+        for heard in self.hearing:
+            heard.setdefault(user_id, set()).add(group_id)
+        if group_id in groups:
             return
         groups.add(group_id)
         if bus.group_topic(group_id) not in self.subscribed:
@@ -192,14 +221,20 @@ class Hub:
         users = list(self.counts)
         if not users:
             return
+        heard: dict[int, set[str]] = {}
+        self.hearing.append(heard)
         try:
             found = await sync_to_async(groups_of, thread_sensitive=False)(users)
         except Exception:
             log.warning("could not read the groups of this process's streams")
             return
+        finally:
+            self.hearing.remove(heard)
         for user_id, groups in found.items():
             if user_id not in self.counts:
                 continue
+            # A join heard during the read may be missing from what it saw.
+            groups |= heard.get(user_id, set())
             for group_id in groups - self.user_groups.get(user_id, set()):
                 self.catch_up.setdefault(group_id, set()).add(user_id)
             self.user_groups[user_id] = groups
@@ -333,10 +368,17 @@ class Hub:
             elif channel.startswith(user_prefix):
                 user_id = int(channel[len(user_prefix) :])
                 local.deliver(user_id, self.decoded(raw).event(user_id))
-        except (ValueError, KeyError, TypeError):
-            log.warning("dropped a malformed fan-out message")
+        except Exception as error:
+            # Whatever one message holds (not an object, nested past the
+            # recursion limit, ...), it must not end the subscription: that
+            # would tell every stream here that live delivery went down.
+            log.warning(
+                "dropped a malformed fan-out message (%s)", type(error).__name__
+            )
 
-    def control(self, message: dict[str, Any]) -> None:
+    def control(self, message: Any) -> None:
+        if not isinstance(message, dict):
+            raise TypeError("a control message is an object")
         op, user, group = message.get("op"), message.get("user"), message.get("group")
         if op == "joined" and type(user) is int and isinstance(group, str):
             self.joined(user, group)
