@@ -59,10 +59,12 @@ async def asgi_get_async(
     path: str,
     headers: Sequence[tuple[bytes, bytes]] = (),
     leave_after: float | None = None,
+    raw_query: bytes | None = None,
 ) -> list[dict[str, Any]]:
     """``asgi_get`` on the running loop, so several can run at once; the
-    path may carry a query, and the client leaves after ``leave_after``
-    seconds if given, else stays until the answer is done."""
+    path may carry a query (or ``raw_query`` gives its bytes as they are),
+    and the client leaves after ``leave_after`` seconds if given, else stays
+    until the answer is done."""
     path_only, _, query = path.partition("?")
     sent: list[dict[str, Any]] = []
     scope = {
@@ -73,7 +75,7 @@ async def asgi_get_async(
         "scheme": "https",
         "path": path_only,
         "raw_path": path_only.encode(),
-        "query_string": query.encode(),
+        "query_string": query.encode() if raw_query is None else raw_query,
         "root_path": "",
         "headers": [(b"host", b"testserver"), *headers],
         "client": ("127.0.0.1", 5000),

@@ -18,7 +18,7 @@ import asyncio
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -34,7 +34,7 @@ from groups import services as groups
 from groups.models import Membership
 from hashwhisper.handler import SyncChainASGIHandler
 from tests.chat.test_post_during_removal import post_behind_a_lock, three_in_a_group
-from tests.hashwhisper.testing import require_postgresql
+from tests.hashwhisper.testing import asgi_get_async, require_postgresql
 from tests.integrity.conftest import new_spec
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -208,36 +208,7 @@ def signal_log() -> Iterator[list[str]]:
 
 
 async def one_get(app: Any, path: str, query: bytes) -> list[dict[str, Any]]:
-    sent: list[dict[str, Any]] = []
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "https",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 443),
-    }
-    requested = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal requested
-        if not requested:
-            requested = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.Event().wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: Mapping[str, Any]) -> None:
-        sent.append(dict(message))
-
-    await app(scope, receive, send)
-    return sent
+    return await asgi_get_async(app, path, raw_query=query)
 
 
 @pytest.mark.parametrize("handler_class", [SyncChainASGIHandler, ASGIHandler])
