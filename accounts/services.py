@@ -238,7 +238,10 @@ def delete_account(request: HttpRequest, user: User) -> None:
 
     user_id = user.pk
     _delete_blobs(user)
-    groups = list(Group.objects.filter(memberships__user=user))
+    # In id order, as each group's lock is taken in turn: two accounts that
+    # share groups, deleted at once, then wait for each other rather than
+    # deadlock.
+    groups = list(Group.objects.filter(memberships__user=user).order_by("pk"))
     with transaction.atomic():
         for group in groups:
             _hand_over_ownership(user, group)

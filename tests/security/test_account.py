@@ -218,9 +218,9 @@ def test_deletion_needs_a_code(alice: Account) -> None:
     assert User.objects.filter(pk=alice[0].pk).exists()
 
 
-def make_group(creator: User, *members: User) -> Group:
+def make_group(creator: User, *members: User, group_pk: str | None = None) -> Group:
     group = Group.objects.create(
-        id=group_id(),
+        id=group_pk or group_id(),
         salt=secrets.token_bytes(16),
         iterations=600_000,
         token_hash=secrets.token_bytes(32),
@@ -340,3 +340,33 @@ def test_password_fields_let_password_managers_fill_them(
     for tag in inputs:
         assert 'name="password' not in tag or 'type="password"' in tag
     assert "onpaste" not in page.lower()
+
+
+def test_a_deleted_account_leaves_its_groups_in_id_order(
+    alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each group's lock is taken in turn; in one order for everyone, two
+    # deletions sharing groups cannot deadlock. Made in the opposite order.
+    from accounts import services
+    from groups import services as groups
+
+    user = alice[0]
+    other = User.objects.create_user(username="other", password=PASSWORD)
+    made = []
+    for prefix in ("Z", "M", "A"):
+        group = make_group(other, user, group_pk=prefix + group_id()[1:])
+        made.append(group.pk)
+    locked: list[str] = []
+    original = groups.lock_group
+
+    def recording(group_pk: str) -> Group:
+        locked.append(group_pk)
+        return original(group_pk)
+
+    monkeypatch.setattr(groups, "lock_group", recording)
+    request = verified_client(*alice).get("/accounts/security/").wsgi_request
+
+    services.delete_account(request, user)
+
+    assert locked == sorted(made)
+    assert not User.objects.filter(pk=user.pk).exists()
