@@ -10,6 +10,7 @@ the test's own on a spare loopback port, which the test stops and starts.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import base64
 import contextlib
@@ -27,7 +28,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -624,3 +625,13 @@ class Deployment:
             )
             assert status == 200, answer
         return str(body["id"])
+
+
+async def wait_for(check: Callable[[], bool], timeout: float = 5) -> bool:
+    """Whether ``check`` came true within ``timeout`` seconds, on the loop."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        await asyncio.sleep(0.02)
+    return check()

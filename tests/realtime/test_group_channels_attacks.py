@@ -37,6 +37,7 @@ from tests.realtime.support import (
     new_group_body,
     start_cluster,
     streams,
+    wait_for,
 )
 
 
@@ -368,15 +369,6 @@ def new_group(owner_name: str, *members: User) -> str:
     for member in members:
         Membership.objects.create(group=group, user=member)
     return str(group.pk)
-
-
-async def wait_for(check: Callable[[], bool], timeout: float = 5) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.02)
-    return check()
 
 
 def heard(listener: local.StreamListener, data: str) -> bool:

@@ -49,6 +49,7 @@ from tests.realtime.support import (
     redis_server_missing_reason,
     streams,
     subjects,
+    wait_for,
 )
 
 OUTAGE_SECONDS = 10.0
@@ -64,15 +65,6 @@ def queued(listener: Listener, tag: str) -> bool:
             for items in listener.channel_items.values()
             for event in items
         )
-
-
-async def wait_until(check: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.05)
-    return check()
 
 
 async def outage_scenario(own: OwnRedis) -> dict[str, dict[str, bool]]:
@@ -98,7 +90,7 @@ async def outage_scenario(own: OwnRedis) -> dict[str, dict[str, bool]]:
     ours = local.StreamListener(user_id, "session")
     ours.assign_loop()
     manager.add_listener(ours)
-    await wait_until(lambda: hub.connected, 5)
+    await wait_for(lambda: hub.connected, 5)
     await hub.attach(user_id)
 
     def publish(tag: str) -> None:
@@ -118,7 +110,7 @@ async def outage_scenario(own: OwnRedis) -> dict[str, dict[str, bool]]:
 
     async def delivered(tag: str) -> dict[str, bool]:
         await asyncio.to_thread(publish, tag)
-        await wait_until(lambda: queued(library_listener, tag) and queued(ours, tag), 5)
+        await wait_for(lambda: queued(library_listener, tag) and queued(ours, tag), 5)
         return {
             "unwrapped": queued(library_listener, tag),
             "wrapped": queued(ours, tag),
@@ -131,7 +123,7 @@ async def outage_scenario(own: OwnRedis) -> dict[str, dict[str, bool]]:
         await asyncio.to_thread(own.stop)
         await asyncio.sleep(OUTAGE_SECONDS)
         await asyncio.to_thread(own.start)
-        await wait_until(lambda: hub.connected, 10)
+        await wait_for(lambda: hub.connected, 10)
         resynced = ours.overflow
         after = await delivered("after-outage")
     finally:

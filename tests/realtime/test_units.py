@@ -33,7 +33,7 @@ from chat.realtime.stream import (
 from groups.models import Group, Membership
 from tests.conftest import make_user, sealed
 from tests.hashwhisper.testing import asgi_get
-from tests.realtime.support import OwnRedis
+from tests.realtime.support import OwnRedis, wait_for
 
 
 def test_the_position_comes_only_from_the_stream_own_channel() -> None:
@@ -587,15 +587,6 @@ def test_a_group_joined_meanwhile_is_subscribed_and_read_back(
     assert waiting == {user.pk}
     # Once the group's channel was confirmed, the stream reads storage back.
     assert read_back
-
-
-async def wait_for(check: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.02)
-    return check()
 
 
 def test_a_group_event_crosses_redis_once_with_its_recipients(
