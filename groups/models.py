@@ -36,10 +36,11 @@ class Group(models.Model):
     # Rises with every membership saved or deleted (groups.signals), in the
     # same transaction. A post that reads the members in the statement that
     # locks this row compares it with the row as its snapshot saw it: equal,
-    # the members it read are the current ones (chat.services). A change
-    # made without the ORM's signals (raw SQL, bulk_create) must raise it
-    # too, and a Group is saved with update_fields only (as everywhere now):
-    # a full save() of an older copy would write an older version back.
+    # the members it read are the current ones (chat.services); members.add()
+    # counts too. A change made without the ORM's signals (raw SQL,
+    # Membership.objects.bulk_create) must raise it itself, and a Group is
+    # saved with update_fields only (as everywhere now): a full save() of an
+    # older copy would write an older version back.
     roster_version = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(

@@ -12,13 +12,13 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.signals import user_logged_out
 from django.contrib.sessions.models import Session
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
 from chat.realtime import bus
 from chat.realtime.stream import session_hash
-from groups.models import Membership
+from groups.models import Group, Membership
 
 
 @receiver(post_delete, sender=Membership, dispatch_uid="hw-realtime-removed")
@@ -46,6 +46,30 @@ def membership_added(
         return
     message = {"op": "joined", "user": instance.user_id, "group": instance.group_id}
     transaction.on_commit(lambda: bus.publish_control(message), robust=True)
+
+
+@receiver(m2m_changed, sender=Group.members.through, dispatch_uid="hw-realtime-added")
+def members_added(
+    sender: type,
+    instance: Any,
+    action: str,
+    reverse: bool,
+    pk_set: set[Any] | None,
+    **kwargs: Any,
+) -> None:
+    """``members.add()`` (bulk_create, no post_save) is a join as well."""
+    if action != "post_add" or not pk_set:
+        return
+    pairs = (
+        [(instance.pk, group) for group in sorted(pk_set)]
+        if reverse
+        else [(user, instance.pk) for user in sorted(pk_set)]
+    )
+    for user, group in pairs:
+        message = {"op": "joined", "user": user, "group": group}
+        transaction.on_commit(
+            lambda message=message: bus.publish_control(message), robust=True
+        )
 
 
 @receiver(user_logged_out, dispatch_uid="hw-realtime-logout")

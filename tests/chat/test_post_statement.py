@@ -125,3 +125,30 @@ def test_every_membership_change_raises_the_roster_version() -> None:
     User.objects.filter(pk=owner.pk).delete()  # with its membership
     seen.append(version())
     assert seen == sorted(set(seen)), seen
+
+
+def test_the_related_managers_raise_the_roster_version_too() -> None:
+    owner, member, other = (
+        User.objects.create_user(username=name, password="x" * 16)
+        for name in ("owner", "member", "other")
+    )
+    group = groups.create_group(owner, new_spec())
+
+    def version() -> int:
+        return int(Group.objects.get(pk=group.pk).roster_version)
+
+    # add() makes its rows with bulk_create: no post_save of its own.
+    seen = [version()]
+    group.members.add(member)
+    seen.append(version())
+    other.chat_groups.add(group)
+    seen.append(version())
+    group.members.add(member)  # already in: nothing changes
+    assert version() == seen[-1]
+    group.members.remove(other)
+    seen.append(version())
+    group.members.set([owner])
+    seen.append(version())
+    group.members.clear()
+    seen.append(version())
+    assert seen == sorted(set(seen)), seen

@@ -689,3 +689,41 @@ def test_streams_opening_together_read_the_groups_once_and_hear_them(
     assert reads == [[user.pk]]
     assert topics <= subscribed
     assert heard
+
+
+@pytest.mark.django_db
+def test_members_added_through_the_related_manager_send_joined(
+    own_redis: OwnRedis,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    import redis
+
+    owner, member, other = (make_user(name)[0] for name in ("own", "mem", "oth"))
+    group = Group.objects.create(
+        id="J" * 22,
+        salt=b"s" * 16,
+        iterations=600_000,
+        token_hash=b"t" * 32,
+        name_ciphertext=b"n",
+        name_nonce=b"n" * 12,
+        name_tag=b"t" * 16,
+    )
+    Membership.objects.create(group=group, user=owner, role=Membership.Role.OWNER)
+    monkeypatch.setattr(bus, "publisher", bus.Publisher())
+    listener_client = redis.Redis.from_url(own_redis.url)
+    with override_settings(
+        REDIS_URL=own_redis.url,
+        HASHWHISPER_REALTIME_PREFIX=f"hwtest:{secrets.token_hex(4)}:",
+    ):
+        pubsub = subscribed(listener_client, [bus.control_topic()])
+        with django_capture_on_commit_callbacks(execute=True):
+            # bulk_create underneath: no post_save for either row.
+            group.members.add(member)
+            other.chat_groups.add(group)
+        got = [json.loads(data) for _, data in received(pubsub)]
+    listener_client.close()
+    assert got == [
+        {"op": "joined", "user": member.pk, "group": group.pk},
+        {"op": "joined", "user": other.pk, "group": group.pk},
+    ]
