@@ -6,6 +6,7 @@ control message instead, which every process's hub applies to its own
 streams.
 """
 
+from functools import partial
 from typing import Any
 
 from django.contrib.auth import SESSION_KEY
@@ -67,9 +68,7 @@ def members_added(
     )
     for user, group in pairs:
         message = {"op": "joined", "user": user, "group": group}
-        transaction.on_commit(
-            lambda message=message: bus.publish_control(message), robust=True
-        )
+        transaction.on_commit(partial(bus.publish_control, message), robust=True)
 
 
 @receiver(user_logged_out, dispatch_uid="hw-realtime-logout")
