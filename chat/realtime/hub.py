@@ -77,6 +77,10 @@ class Hub:
         # Joins heard while ``reload_groups`` reads the database, one record
         # per read under way: its snapshot may predate them.
         self.hearing: list[dict[int, set[str]]] = []
+        # Reading every user's groups again, after a failed read (the
+        # database down as the subscription came back), until one succeeds.
+        self.rereading: asyncio.Task[None] | None = None
+        self.reread_failing = False
         self.subscribed: set[str] = set()
         self.leaving: set[str] = set()
         self.waiters: dict[int, list[asyncio.Future[None]]] = {}
@@ -215,21 +219,30 @@ class Hub:
             self.catch_up.setdefault(group_id, set()).add(user_id)
             self.changed.set()
 
-    async def reload_groups(self) -> None:
+    async def reload_groups(self) -> bool:
         """Read every local user's groups again (after an outage, control
-        messages about joins may have been lost)."""
+        messages about joins may have been lost); False if the read failed."""
         users = list(self.counts)
         if not users:
-            return
+            return True
         heard: dict[int, set[str]] = {}
         self.hearing.append(heard)
         try:
             found = await sync_to_async(groups_of, thread_sensitive=False)(users)
-        except Exception:
-            log.warning("could not read the groups of this process's streams")
-            return
+        except Exception as error:
+            if not self.reread_failing:
+                log.warning(
+                    "could not read the groups of this process's streams (%s);"
+                    " trying again",
+                    type(error).__name__,
+                )
+            self.reread_failing = True
+            return False
         finally:
             self.hearing.remove(heard)
+        if self.reread_failing:
+            self.reread_failing = False
+            log.warning("read the groups of this process's streams again")
         for user_id, groups in found.items():
             if user_id not in self.counts:
                 continue
@@ -239,6 +252,28 @@ class Hub:
                 self.catch_up.setdefault(group_id, set()).add(user_id)
             self.user_groups[user_id] = groups
         self.changed.set()
+        return True
+
+    async def reload_or_retry(self) -> None:
+        """``reload_groups``; if the database fails it, again until it answers.
+
+        Until then a group joined while the fan-out was down is unknown
+        here: its events would not reach the member's streams on this worker.
+        """
+        if await self.reload_groups():
+            return
+        if self.rereading is None or self.rereading.done():
+            self.rereading = self.loop.create_task(self.reload_until_read())
+            self.background.add(self.rereading)
+            self.rereading.add_done_callback(self.background.discard)
+
+    async def reload_until_read(self) -> None:
+        delay = MIN_RECONNECT_SECONDS
+        while True:
+            await asyncio.sleep(jittered(delay))
+            if await self.reload_groups():
+                return
+            delay = min(delay * 2, MAX_RECONNECT_SECONDS)
 
     # Redis subscription ------------------------------------------------------
 
@@ -278,7 +313,7 @@ class Hub:
         )
         pubsub = client.pubsub()
         try:
-            await self.reload_groups()
+            await self.reload_or_retry()
             # Whatever waited for a group's channel is read back below (up).
             self.catch_up.clear()
             wanted = self.wanted()
@@ -384,7 +419,7 @@ class Hub:
             self.joined(user, group)
         elif op == "resync":
             # Joins announced while the fan-out was down are found again.
-            task = self.loop.create_task(self.reload_groups())
+            task = self.loop.create_task(self.reload_or_retry())
             self.background.add(task)
             task.add_done_callback(self.background.discard)
         local.apply_control(message)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis
@@ -578,3 +580,76 @@ def test_the_database_failing_as_streams_open_leaves_the_hub_working(
         True,
         True,
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_groups_the_database_could_not_give_at_a_reconnect_are_read_later(
+    own_redis: OwnRedis,
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_publisher: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Redis and the database fail together. Carol joins a group meanwhile
+    # (its control message goes down with Redis); Redis comes back first, so
+    # the hub's read of her groups at the reconnect fails. Once the database
+    # answers, the hub reads them again by itself and the group's events
+    # reach her stream; the failure and the recovery are logged once each.
+    from django.db import OperationalError
+
+    from chat.realtime import hub as hub_module
+
+    carol = make_user("carol")[0]
+    original = hub_module.groups_of
+    down = threading.Event()
+    failed: list[list[int]] = []
+
+    def flaky(user_ids: list[int]) -> dict[int, set[str]]:
+        if down.is_set():
+            failed.append(list(user_ids))
+            raise OperationalError("the database went away")
+        return original(user_ids)
+
+    monkeypatch.setattr(hub_module, "groups_of", flaky)
+
+    async def scenario(hub: hub_module.Hub) -> tuple[bool, int, bool, bool]:
+        listener = local.StreamListener(carol.pk, "s")
+        listener.assign_loop()
+        manager = get_listener_manager()
+        manager.add_listener(listener)
+        try:
+            assert await hub.attach(carol.pk)
+            down.set()
+            await asyncio.to_thread(own_redis.stop)
+            assert await wait_for(lambda: not hub.connected)
+            group = await asyncio.to_thread(new_group, "owner", carol)
+            await asyncio.to_thread(own_redis.start)
+            assert await wait_for(lambda: hub.connected, 10)
+            # Several reads fail while the database stays away.
+            assert await wait_for(lambda: len(failed) >= 3, 10)
+            known_while_down = group in hub.user_groups[carol.pk]
+            down.clear()
+            subscribed = await wait_for(
+                lambda: bus.group_topic(group) in hub.subscribed, 10
+            )
+            await asyncio.to_thread(
+                bus.publish_event, [carol.pk], "typing", '{"t":9}', group=group
+            )
+            got = await wait_for(lambda: heard(listener, '{"t":9}'))
+            return known_while_down, len(failed), subscribed, got
+        finally:
+            down.clear()
+            manager.remove_listener(listener)
+
+    with caplog.at_level(logging.WARNING, logger=hub_module.log.name):
+        outcome = run_with_hub(own_redis, scenario)
+    known_while_down, failures, subscribed, got = cast(
+        "tuple[bool, int, bool, bool]", outcome
+    )
+    assert not known_while_down and failures >= 3
+    assert subscribed and got
+    lines = [r.getMessage() for r in caplog.records if r.name == hub_module.log.name]
+    assert [line for line in lines if "groups of this process" in line] == [
+        "could not read the groups of this process's streams (OperationalError);"
+        " trying again",
+        "read the groups of this process's streams again",
+    ]
