@@ -3,6 +3,9 @@
 ``GET /events`` holds a Server-Sent Events stream; ``POST /send`` publishes
 its body on one Redis channel, and every process relays what arrives there
 to all of its streams. Nothing else: no sessions, no database, no storage.
+``POST /send-stored`` first commits the body as a row in PostgreSQL
+(``HW_BENCH_DATABASE_URL``, table ``relay_message``), as the product does
+before it publishes: the same relay with durability, for context.
 Run it with uvicorn: ``bench.baselines:relay``.
 """
 
@@ -14,6 +17,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import suppress
 from typing import Any
 
+import psycopg
 import redis.asyncio as aioredis
 
 Message = MutableMapping[str, Any]
@@ -22,10 +26,14 @@ Send = Callable[[Message], Awaitable[None]]
 
 CHANNEL = "relay"
 REDIS_URL = os.environ.get("HW_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+DATABASE_URL = os.environ.get("HW_BENCH_DATABASE_URL", "")
 
 queues: set[asyncio.Queue[bytes]] = set()
 started: asyncio.Task[None] | None = None
 publisher: aioredis.Redis | None = None
+# One connection per process, one statement at a time, committed at once.
+store: psycopg.AsyncConnection[Any] | None = None
+store_lock = asyncio.Lock()
 
 
 async def listen() -> None:
@@ -47,13 +55,15 @@ async def relay(scope: dict[str, Any], receive: Receive, send: Send) -> None:
         started = asyncio.ensure_future(listen())
         publisher = aioredis.Redis.from_url(REDIS_URL)
     path, method = scope["path"], scope["method"]
-    if path == "/send" and method == "POST":
+    if path in ("/send", "/send-stored") and method == "POST":
         body = b""
         while True:
             message = await receive()
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
+        if path == "/send-stored":
+            await stored(body)
         if publisher is not None:
             await publisher.publish(CHANNEL, body)
         await send({"type": "http.response.start", "status": 204, "headers": []})
@@ -64,6 +74,14 @@ async def relay(scope: dict[str, Any], receive: Receive, send: Send) -> None:
         return
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def stored(body: bytes) -> None:
+    global store
+    async with store_lock:
+        if store is None:
+            store = await psycopg.AsyncConnection.connect(DATABASE_URL, autocommit=True)
+        await store.execute("INSERT INTO relay_message (body) VALUES (%s)", (body,))
 
 
 async def stream(receive: Receive, send: Send) -> None:

@@ -12,7 +12,8 @@ Pairs (docs/benchmarks.md has the targets and the last results):
 
 latency  send-to-receive p50/p99 with 50 and 500 streams on two workers,
          against a minimal raw-ASGI relay on the same Redis; raw Redis
-         publish-to-receive as the floor
+         publish-to-receive as the floor; for context, the same relay
+         committing each message to PostgreSQL before it publishes
 memory   resident memory per idle stream at 2000 streams, against the relay
          app's streams; a plain Django streaming response for context
 posts    message posts per second through the API, against a bare async
@@ -145,6 +146,12 @@ class Bench:
         self.pg.start(self.server_cores)
         self.redis.start(self.server_cores)
         self.pg.execute("CREATE DATABASE hw")
+        # The relay's durable send (bench.baselines) stores here.
+        self.pg.execute(
+            "CREATE TABLE relay_message (id bigserial PRIMARY KEY, body bytea"
+            " NOT NULL, stored_at timestamptz NOT NULL DEFAULT now())",
+            database="hw",
+        )
         self.env = app_env(self.pg.uri("hw"), self.redis.url)
         progress("services up; migrating")
         run_manage(self.env, "migrate", "--noinput", log=self.workdir / "migrate.log")
@@ -219,7 +226,10 @@ class Bench:
 
     async def latency(self) -> None:
         product = [self.server(PRODUCT_APP, f"product-w{i}") for i in range(2)]
-        relay_env = {"HW_BENCH_REDIS_URL": self.redis.url}
+        relay_env = {
+            "HW_BENCH_REDIS_URL": self.redis.url,
+            "HW_BENCH_DATABASE_URL": self.pg.uri("hw"),
+        }
         relay = [self.server(RELAY_APP, f"relay-w{i}", **relay_env) for i in range(2)]
         for size in (50, 500):
             await self.latency_at(size, product, relay)
@@ -293,25 +303,63 @@ class Bench:
         async def send_relay(token: str) -> None:
             await relay_sender.request("POST", "/send", token.encode())
 
+        async def send_stored(token: str) -> None:
+            status, _ = await relay_sender.request(
+                "POST", "/send-stored", token.encode()
+            )
+            if status != 204:
+                raise RuntimeError(f"a stored send answered {status}")
+
         p50 = Pair(f"send→receive p50, {size} streams", "ms", target="≤ 2x")
         p99 = Pair(f"send→receive p99, {size} streams", "ms", target="≤ 3x")
         f50 = Pair(f"publish→receive p50, {size} streams", "ms", target="(fan-out)")
         f99 = Pair(f"publish→receive p99, {size} streams", "ms", target="(fan-out)")
+        # Context, no target: the same relay, committing each message to
+        # PostgreSQL before it publishes, as the product does.
+        s50 = Pair(
+            f"send→receive p50, {size} streams, vs relay storing first",
+            "ms",
+            target="(durability)",
+        )
+        s99 = Pair(
+            f"send→receive p99, {size} streams, vs relay storing first",
+            "ms",
+            target="(durability)",
+        )
+        senders = (
+            ("product", send_product, "product"),
+            ("relay", send_relay, "relay"),
+            ("stored", send_stored, "relay"),
+        )
         for round_number in range(self.rounds):
             progress(f"latency round {round_number + 1} at {size} streams")
-            for name, send in (("product", send_product), ("relay", send_relay)):
+            for name, send, streams_of in senders:
                 total, fanout = await self.latency_round(
-                    send, arrivals[name], published, size
+                    send, arrivals[streams_of], published, size
                 )
-                side = "subject" if name == "product" else "baseline"
-                for pair, samples, q in (
-                    (p50, total, 0.5),
-                    (p99, total, 0.99),
-                    (f50, fanout, 0.5),
-                    (f99, fanout, 0.99),
-                ):
+                taken = {
+                    "product": [
+                        (p50, total, 0.5, "subject"),
+                        (p99, total, 0.99, "subject"),
+                        (f50, fanout, 0.5, "subject"),
+                        (f99, fanout, 0.99, "subject"),
+                        (s50, total, 0.5, "subject"),
+                        (s99, total, 0.99, "subject"),
+                    ],
+                    "relay": [
+                        (p50, total, 0.5, "baseline"),
+                        (p99, total, 0.99, "baseline"),
+                        (f50, fanout, 0.5, "baseline"),
+                        (f99, fanout, 0.99, "baseline"),
+                    ],
+                    "stored": [
+                        (s50, total, 0.5, "baseline"),
+                        (s99, total, 0.99, "baseline"),
+                    ],
+                }[name]
+                for pair, samples, q, side in taken:
                     getattr(pair, side).append(quantile(samples, q) * 1000)
-        self.pairs += [p50, p99, f50, f99]
+        self.pairs += [p50, p99, f50, f99, s50, s99]
         watcher.cancel()
         self.notes.append(
             f"At {size} streams a post's own answer took "
