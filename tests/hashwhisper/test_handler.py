@@ -286,3 +286,27 @@ def test_a_client_gone_before_the_answer_still_finishes_the_request(
     assert sent == []
     threads = {name: thread for name, thread in timeline}
     assert threads["request_finished"] == threads["request_started"]
+
+
+def test_a_closer_that_raises_is_logged_and_the_answer_still_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Django sends before it closes, so a request_finished receiver that
+    # raises cannot turn the answer into the server's 500; nor here, where
+    # the closing comes first.
+    def failing(**kwargs: Any) -> None:
+        raise RuntimeError("a receiver failed")
+
+    signals.request_finished.connect(failing)
+    try:
+        with caplog.at_level(logging.ERROR, logger="hashwhisper.handler"):
+            sent = asyncio.run(
+                asgi_get_async(SyncChainASGIHandler(), "/accounts/login/")
+            )
+    finally:
+        signals.request_finished.disconnect(failing)
+    assert sent[0]["status"] == 200
+    assert b"<form" in b"".join(m.get("body", b"") for m in sent[1:])
+    logged = [r for r in caplog.records if r.name == "hashwhisper.handler"]
+    assert [r.getMessage() for r in logged] == ["closing a response failed"]
+    assert logged[0].exc_info is not None
