@@ -635,3 +635,19 @@ async def wait_for(check: Callable[[], bool], timeout: float = 5) -> bool:
             return True
         await asyncio.sleep(0.02)
     return check()
+
+
+def group_row(group_id: str | None = None, created_by: Any = None) -> Any:
+    """A stored group with placeholder crypto fields and no members."""
+    from groups.models import Group
+
+    return Group.objects.create(
+        id=group_id or secrets.token_urlsafe(16)[:22],
+        salt=b"s" * 16,
+        iterations=600_000,
+        token_hash=b"t" * 32,
+        name_ciphertext=b"n",
+        name_nonce=b"n" * 12,
+        name_tag=b"t" * 16,
+        created_by=created_by,
+    )

@@ -33,7 +33,7 @@ from chat.realtime.stream import (
 from groups.models import Group, Membership
 from tests.conftest import make_user, sealed
 from tests.hashwhisper.testing import asgi_get
-from tests.realtime.support import OwnRedis, wait_for
+from tests.realtime.support import OwnRedis, group_row, wait_for
 
 
 def test_the_position_comes_only_from_the_stream_own_channel() -> None:
@@ -96,15 +96,7 @@ def two_groups(db: None) -> Iterator[dict[str, Any]]:
     bob, _ = make_user("bob")
     groups = []
     for label in ("ab", "a"):
-        group = Group.objects.create(
-            id=(label * 22)[:22],
-            salt=b"s" * 16,
-            iterations=600_000,
-            token_hash=b"t" * 32,
-            name_ciphertext=b"n",
-            name_nonce=b"n" * 12,
-            name_tag=b"t" * 16,
-        )
+        group = group_row((label * 22)[:22])
         Membership.objects.create(group=group, user=alice)
         if label == "ab":
             Membership.objects.create(group=group, user=bob)
@@ -630,16 +622,7 @@ def test_streams_opening_together_read_the_groups_once_and_hear_them(
     owner, user = make_user("owner")[0], make_user("reader")[0]
     groups = []
     for _ in range(2):
-        group = Group.objects.create(
-            id=secrets.token_urlsafe(16)[:22],
-            salt=b"s" * 16,
-            iterations=600_000,
-            token_hash=b"t" * 32,
-            name_ciphertext=b"n",
-            name_nonce=b"n" * 12,
-            name_tag=b"t" * 16,
-            created_by=owner,
-        )
+        group = group_row(created_by=owner)
         Membership.objects.create(group=group, user=user)
         groups.append(group.pk)
     reads: list[list[int]] = []
@@ -700,15 +683,7 @@ def test_members_added_through_the_related_manager_send_joined(
     import redis
 
     owner, member, other = (make_user(name)[0] for name in ("own", "mem", "oth"))
-    group = Group.objects.create(
-        id="J" * 22,
-        salt=b"s" * 16,
-        iterations=600_000,
-        token_hash=b"t" * 32,
-        name_ciphertext=b"n",
-        name_nonce=b"n" * 12,
-        name_tag=b"t" * 16,
-    )
+    group = group_row("J" * 22)
     Membership.objects.create(group=group, user=owner, role=Membership.Role.OWNER)
     monkeypatch.setattr(bus, "publisher", bus.Publisher())
     listener_client = redis.Redis.from_url(own_redis.url)
