@@ -20,6 +20,7 @@ from django.http import HttpRequest
 from chat.realtime import bus
 from chat.realtime.stream import session_hash
 from groups.models import Group, Membership
+from groups.signals import previous
 
 
 @receiver(post_delete, sender=Membership, dispatch_uid="hw-realtime-removed")
@@ -41,9 +42,15 @@ def membership_added(
     """A new member's open streams start carrying the group's events.
 
     Events of a group travel on the group's channel, and each process
-    listens to the groups of the users with a stream there (``hub``).
+    listens to the groups of the users with a stream there (``hub``). A
+    membership saved with another user or group is a removal of the one it
+    had and a join of the one it has (``groups.signals.previous``).
     """
-    if not created:
+    was = None if created else previous(instance)
+    if was is not None:
+        gone = {"op": "removed", "user": was[1], "group": was[0]}
+        transaction.on_commit(partial(bus.publish_control, gone), robust=True)
+    elif not created:
         return
     message = {"op": "joined", "user": instance.user_id, "group": instance.group_id}
     transaction.on_commit(lambda: bus.publish_control(message), robust=True)
