@@ -81,6 +81,10 @@ class Hub:
         # database down as the subscription came back), until one succeeds.
         self.rereading: asyncio.Task[None] | None = None
         self.reread_failing = False
+        # Groups local users were removed from, to be checked against the
+        # database (``removed``) before their channels are let go.
+        self.unsure: dict[int, set[str]] = {}
+        self.checking: asyncio.Task[None] | None = None
         self.subscribed: set[str] = set()
         self.leaving: set[str] = set()
         self.waiters: dict[int, list[asyncio.Future[None]]] = {}
@@ -185,6 +189,7 @@ class Hub:
         self.counts.pop(user_id, None)
         self.user_groups.pop(user_id, None)
         self.loading.pop(user_id, None)
+        self.unsure.pop(user_id, None)
         for group_id, users in list(self.catch_up.items()):
             users.discard(user_id)
             if not users:
@@ -217,6 +222,51 @@ class Hub:
         groups.add(group_id)
         if bus.group_topic(group_id) not in self.subscribed:
             self.catch_up.setdefault(group_id, set()).add(user_id)
+            self.changed.set()
+
+    def removed(self, user_id: int, group_id: str) -> None:
+        """A user with a stream here left a group, or was removed from it.
+
+        Its channel is let go (unless another user here is in the group)
+        once the database confirms: the control message of a join made
+        right after may arrive first, from another process.
+        """
+        groups = self.user_groups.get(user_id)
+        if user_id not in self.counts or groups is None or group_id not in groups:
+            return
+        self.unsure.setdefault(user_id, set()).add(group_id)
+        if self.checking is None or self.checking.done():
+            self.checking = self.loop.create_task(self.forget_removed())
+            self.background.add(self.checking)
+            self.checking.add_done_callback(self.background.discard)
+
+    async def forget_removed(self) -> None:
+        """Drop the groups ``removed`` heard of that the database no longer
+        lists; if it cannot say, they stay until the next full read."""
+        while self.unsure:
+            batch, self.unsure = self.unsure, {}
+            heard: dict[int, set[str]] = {}
+            self.hearing.append(heard)
+            try:
+                found = await sync_to_async(groups_of, thread_sensitive=False)(
+                    list(batch)
+                )
+            except Exception:
+                self.unsure.clear()
+                return
+            finally:
+                self.hearing.remove(heard)
+            for user_id, gone in batch.items():
+                groups = self.user_groups.get(user_id)
+                if user_id not in self.counts or groups is None:
+                    continue
+                for group_id in gone - found[user_id] - heard.get(user_id, set()):
+                    groups.discard(group_id)
+                    waiting = self.catch_up.get(group_id)
+                    if waiting is not None:
+                        waiting.discard(user_id)
+                        if not waiting:
+                            del self.catch_up[group_id]
             self.changed.set()
 
     async def reload_groups(self) -> bool:
@@ -417,6 +467,8 @@ class Hub:
         op, user, group = message.get("op"), message.get("user"), message.get("group")
         if op == "joined" and type(user) is int and isinstance(group, str):
             self.joined(user, group)
+        elif op == "removed" and type(user) is int and isinstance(group, str):
+            self.removed(user, group)
         elif op == "resync":
             # Joins announced while the fan-out was down are found again.
             task = self.loop.create_task(self.reload_or_retry())
