@@ -205,7 +205,13 @@ def delete_group(group_id: str, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None
         delete_message_batch, Message.objects.filter(group_id=group_id), batch_size
     )
     with transaction.atomic():
-        Group.objects.filter(pk=group_id).delete()
+        # The group's lock before the cascade reads what refers to it: a
+        # post takes the same lock, so none can store a message the cascade
+        # has not seen (the deletion would then fail on its foreign key).
+        # A post waiting for the lock finds no group afterwards.
+        locked = Group.objects.select_for_update().filter(pk=group_id)
+        if locked.exists():
+            locked.delete()
     log.info("group deleted group=%s messages=%s blobs=%s", group_id, messages, blobs)
 
 

@@ -175,3 +175,54 @@ def test_a_post_that_waited_for_a_rotation_is_refused_for_the_old_key() -> None:
     assert isinstance(error, services.OldEpoch), outcome
     assert (error.stated, error.current) == (group.epoch, group.epoch + 1)
     assert not Message.objects.filter(group=group).exists()
+
+
+def test_a_post_made_while_its_group_is_deleted_does_not_break_the_deletion() -> None:
+    # The deletion's cascade reads the group's messages before it deletes
+    # anything; a post committed between that read and the group row's
+    # deletion left a message the cascade never saw, and the deletion
+    # failed on the message's foreign key (500, the whole deletion undone).
+    # Here the post is made at that very moment (as the group's pre_delete
+    # signal is sent, after the cascade's reads).
+    from django.db.models.signals import pre_delete
+
+    from chat.retention import delete_group
+
+    group, _, writer, _ = three_in_a_group()
+    outcome: dict[str, Any] = {}
+    posted = threading.Event()
+
+    def post() -> None:
+        try:
+            outcome["message"] = services.post_message(
+                group.pk,
+                writer,
+                secrets.token_bytes(40),
+                secrets.token_bytes(12),
+                secrets.token_bytes(16),
+                epoch=group.epoch,
+            )
+        except Exception as error:
+            outcome["error"] = error
+        finally:
+            posted.set()
+            connection.close()
+
+    poster = threading.Thread(target=post)
+
+    def post_meanwhile(sender: type, instance: Group, **kwargs: Any) -> None:
+        if instance.pk == group.pk and not poster.is_alive():
+            poster.start()
+            # Stored at once, unless the deletion holds the group's lock.
+            posted.wait(timeout=2)
+
+    pre_delete.connect(post_meanwhile, sender=Group)
+    try:
+        delete_group(group.pk)
+    finally:
+        pre_delete.disconnect(post_meanwhile, sender=Group)
+    poster.join(timeout=30)
+    assert not Group.objects.filter(pk=group.pk).exists()
+    assert not Message.objects.filter(group_id=group.pk).exists()
+    # The post waited for the deletion and found no group.
+    assert isinstance(outcome.get("error"), services.NotMember), outcome
