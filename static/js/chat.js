@@ -347,20 +347,27 @@ function bindNewGroupDialog() {
   const dialog = $('new-group-dialog');
   const form = $('new-group-form');
   const usePass = $('use-passphrase');
+  const passInput = document.getElementById('group-passphrase');
   const error = $('new-group-error');
+  // The passphrase field takes part in the form's checks only while it is
+  // asked for: hidden, a too-short leftover must not block the form silently;
+  // shown, it must not be left empty (that would make a random secret).
+  const syncPassphrase = () => {
+    $('passphrase-row').classList.toggle('d-none', !usePass.checked);
+    passInput.disabled = !usePass.checked;
+    passInput.required = usePass.checked;
+  };
   document.querySelector('[data-action="new-group"]').addEventListener('click', () => {
     form.reset();
     error.textContent = '';
-    $('passphrase-row').classList.add('d-none');
+    syncPassphrase();
     dialog.showModal();
   });
-  usePass.addEventListener('change', () => {
-    $('passphrase-row').classList.toggle('d-none', !usePass.checked);
-  });
+  usePass.addEventListener('change', syncPassphrase);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const name = document.getElementById('group-name').value.trim();
-    const passphrase = usePass.checked ? document.getElementById('group-passphrase').value : '';
+    const passphrase = usePass.checked ? passInput.value : '';
     if (!name) return;
     const button = form.querySelector('[type="submit"]');
     button.disabled = true;
