@@ -72,18 +72,21 @@ def roster_changed(sender: type, instance: Membership, **kwargs: Any) -> None:
     )
 
 
-@receiver(m2m_changed, sender=Group.members.through, dispatch_uid="hw-roster-added")
-def roster_added(
-    sender: type,
-    instance: Any,
-    action: str,
-    reverse: bool,
-    pk_set: set[Any] | None,
-    **kwargs: Any,
-) -> None:
+def added_by_manager(
+    instance: Any, action: str, reverse: bool, pk_set: set[Any] | None, **_: Any
+) -> list[tuple[int, str]]:
+    """The (user, group) memberships a ``members.add()`` made, from its
+    m2m_changed signal; none for any other action."""
     if action != "post_add" or not pk_set:
-        return
-    # Forward (group.members.add(user)): the one group. Reverse
-    # (user.chat_groups.add(group)): the groups added.
-    groups = pk_set if reverse else {instance.pk}
-    Group.objects.filter(pk__in=groups).update(roster_version=F("roster_version") + 1)
+        return []
+    if reverse:  # user.chat_groups.add(group, ...)
+        return [(instance.pk, group) for group in sorted(pk_set)]
+    return [(user, instance.pk) for user in sorted(pk_set)]
+
+
+@receiver(m2m_changed, sender=Group.members.through, dispatch_uid="hw-roster-added")
+def roster_added(sender: type, **kwargs: Any) -> None:
+    # One group at a time, in id order, as other changes of several groups
+    # take their locks.
+    for group in sorted({group for _, group in added_by_manager(**kwargs)}):
+        Group.objects.filter(pk=group).update(roster_version=F("roster_version") + 1)

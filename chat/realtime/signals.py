@@ -20,7 +20,7 @@ from django.http import HttpRequest
 from chat.realtime import bus
 from chat.realtime.stream import session_hash
 from groups.models import Group, Membership
-from groups.signals import previous
+from groups.signals import added_by_manager, previous
 
 
 @receiver(post_delete, sender=Membership, dispatch_uid="hw-realtime-removed")
@@ -57,23 +57,9 @@ def membership_added(
 
 
 @receiver(m2m_changed, sender=Group.members.through, dispatch_uid="hw-realtime-added")
-def members_added(
-    sender: type,
-    instance: Any,
-    action: str,
-    reverse: bool,
-    pk_set: set[Any] | None,
-    **kwargs: Any,
-) -> None:
+def members_added(sender: type, **kwargs: Any) -> None:
     """``members.add()`` (bulk_create, no post_save) is a join as well."""
-    if action != "post_add" or not pk_set:
-        return
-    pairs = (
-        [(instance.pk, group) for group in sorted(pk_set)]
-        if reverse
-        else [(user, instance.pk) for user in sorted(pk_set)]
-    )
-    for user, group in pairs:
+    for user, group in added_by_manager(**kwargs):
         message = {"op": "joined", "user": user, "group": group}
         transaction.on_commit(partial(bus.publish_control, message), robust=True)
 
