@@ -245,6 +245,11 @@ async function loadOlder() {
 
 /* ---------- selecting a group ---------- */
 
+function memberCountText(count) {
+  if (count === undefined || count === null) return '? members';
+  return count === 1 ? '1 member' : `${count} members`;
+}
+
 async function selectGroup(groupId, { push = true } = {}) {
   const group = state.groups.get(groupId);
   if (!group) return;
@@ -255,7 +260,7 @@ async function selectGroup(groupId, { push = true } = {}) {
   $('empty').classList.add('d-none');
   $('chat').classList.remove('d-none');
   $('group-name').textContent = groupLabel(group);
-  $('member-count').textContent = `${group.info.member_count ?? '?'} members`;
+  $('member-count').textContent = memberCountText(group.info.member_count);
   $('no-key').classList.toggle('d-none', Boolean(group.key));
   $('composer').querySelector('textarea').disabled = !group.key;
   $('removed-notice').classList.add('d-none');
@@ -478,7 +483,7 @@ async function catchUp() {
 async function onMembersEvent(changed) {
   await loadGroups();
   const group = state.groups.get(state.active);
-  if (group) $('member-count').textContent = `${group.info.member_count} members`;
+  if (group) $('member-count').textContent = memberCountText(group.info.member_count);
   // The open group is gone from our list: we were removed from it.
   if (state.active === changed && !group) closeActiveGroup(true);
   if (group && state.active === changed) showPresence(changed).catch(() => {});

@@ -103,5 +103,11 @@ def test_a_ticked_passphrase_box_with_no_passphrase_creates_nothing(
     page.click("[data-role=new-group-dialog] [data-action=close-dialog]")
 
 
+def test_a_group_of_one_says_one_member(person: Person) -> None:
+    page = person.fresh_chat()
+    flows.create_group(page, "Just me")
+    assert page.locator("[data-role=member-count]").inner_text() == "1 member"
+
+
 def test_no_page_error_happened(person: Person) -> None:
     assert person.errors == []
