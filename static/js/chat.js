@@ -402,13 +402,21 @@ async function showInvite() {
 
 function bindInvite() {
   document.querySelector('[data-action="invite"]').addEventListener('click', showInvite);
+  const copyLabel = $('copy-invite-label');
   document.querySelector('[data-action="copy-invite"]').addEventListener('click', async () => {
     const field = $('invite-link');
     try {
       await navigator.clipboard.writeText(field.value);
+      // Without a word the button looked as if it had done nothing.
+      copyLabel.textContent = 'Copied';
     } catch {
+      // No clipboard access: select the link so it can be copied by hand.
+      field.focus();
       field.select();
     }
+  });
+  $('invite-dialog').addEventListener('close', () => {
+    copyLabel.textContent = 'Copy';
   });
   for (const button of document.querySelectorAll('[data-action="close-dialog"]')) {
     button.addEventListener('click', () => button.closest('dialog').close());

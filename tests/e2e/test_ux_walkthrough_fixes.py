@@ -109,5 +109,27 @@ def test_a_group_of_one_says_one_member(person: Person) -> None:
     assert page.locator("[data-role=member-count]").inner_text() == "1 member"
 
 
+def test_copying_the_invitation_says_it_was_copied(person: Person) -> None:
+    page = person.fresh_chat()
+    page.locator("[data-role=group-list] [data-group-id]").first.click()
+    page.click("[data-testid=invite]")
+    link = page.locator("[data-testid=invite-link]")
+    link.wait_for(state="visible", timeout=T)
+    copy = page.locator("[data-action=copy-invite]")
+    assert "Copied" not in copy.inner_text()
+    copy.click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-action=copy-invite]')"
+        ".textContent.includes('Copied')",
+        timeout=T,
+    )
+    assert page.evaluate("navigator.clipboard.readText()") == link.input_value()
+    page.click("[data-role=invite-dialog] [data-action=close-dialog]")
+    # The next time the dialog opens, the button offers to copy again.
+    page.click("[data-testid=invite]")
+    assert "Copied" not in copy.inner_text()
+    page.click("[data-role=invite-dialog] [data-action=close-dialog]")
+
+
 def test_no_page_error_happened(person: Person) -> None:
     assert person.errors == []
