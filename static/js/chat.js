@@ -80,6 +80,10 @@ function groupLabel(group) {
 
 function renderGroupList() {
   const list = $('group-list');
+  // Redrawing replaces the buttons; a keyboard user keeps the focus on the
+  // group it was on instead of dropping back to the top of the page.
+  const focusedId = list.contains(document.activeElement)
+    ? document.activeElement.dataset.groupId : null;
   list.replaceChildren();
   $('no-groups').classList.toggle('d-none', state.groups.size > 0);
   for (const [id, group] of state.groups) {
@@ -106,6 +110,9 @@ function renderGroupList() {
     decorateGroupItem(item, id, group);
     list.append(item);
   }
+  const refocus = focusedId
+    ? [...list.children].find((item) => item.dataset.groupId === focusedId) : null;
+  if (refocus && refocus.offsetParent !== null) refocus.focus();
 }
 
 /** On narrow screens the group list and the conversation take turns. */

@@ -131,5 +131,30 @@ def test_copying_the_invitation_says_it_was_copied(person: Person) -> None:
     page.click("[data-role=invite-dialog] [data-action=close-dialog]")
 
 
+def test_opening_a_group_with_the_keyboard_keeps_the_focus_on_it(
+    person: Person,
+) -> None:
+    page = person.fresh_chat()
+    while group_count(page) < 2:
+        flows.create_group(page, f"Keyboard {group_count(page)}")
+    items = page.locator("[data-role=group-list] [data-group-id]")
+    target = items.nth(0)
+    if target.get_attribute("aria-current") == "true":
+        target = items.nth(1)
+    group_id = target.get_attribute("data-group-id")
+    target.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "id => document.querySelector(`[data-group-id='${id}']`)"
+        "?.getAttribute('aria-current') === 'true'",
+        arg=group_id,
+        timeout=T,
+    )
+    # Before the fix the list was redrawn under the focused button, and the
+    # focus fell back to the page's body.
+    focused = page.evaluate("document.activeElement.dataset.groupId || null")
+    assert focused == group_id
+
+
 def test_no_page_error_happened(person: Person) -> None:
     assert person.errors == []
