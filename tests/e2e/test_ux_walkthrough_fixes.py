@@ -156,5 +156,23 @@ def test_opening_a_group_with_the_keyboard_keeps_the_focus_on_it(
     assert focused == group_id
 
 
+def test_the_my_data_page_fits_a_phone_screen(
+    person: Person, server: ServerProcess
+) -> None:
+    page = person.fresh_chat()
+    if group_count(page) == 0:
+        flows.create_group(page, "Long identifiers in tables")
+    page.set_viewport_size({"width": 375, "height": 700})
+    try:
+        page.goto(f"{server.base_url}/accounts/my-data/")
+        widths = page.evaluate(
+            "[document.documentElement.scrollWidth,"
+            " document.documentElement.clientWidth]"
+        )
+        assert widths[0] <= widths[1], f"the page scrolls sideways: {widths}"
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 800})
+
+
 def test_no_page_error_happened(person: Person) -> None:
     assert person.errors == []
