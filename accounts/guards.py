@@ -20,6 +20,7 @@ from accounts import limits, lockout
 from accounts.hashers import PasswordChecksBusy
 from accounts.limits import AddressLimited, LimiterUnavailable
 from accounts.models import User
+from accounts.services import CodeThrottled
 
 
 class AccountLocked(Exception):
@@ -28,7 +29,13 @@ class AccountLocked(Exception):
         self.until = until
 
 
-REFUSALS = (AddressLimited, LimiterUnavailable, PasswordChecksBusy, AccountLocked)
+REFUSALS = (
+    AddressLimited,
+    LimiterUnavailable,
+    PasswordChecksBusy,
+    AccountLocked,
+    CodeThrottled,
+)
 
 
 def refusal(exc: Exception) -> tuple[int, str]:
@@ -39,6 +46,12 @@ def refusal(exc: Exception) -> tuple[int, str]:
         return 403, (
             "Too many failed attempts for this account. It is locked for now; "
             f"try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        )
+    if isinstance(exc, CodeThrottled):
+        seconds = max(1, math.ceil((exc.until - timezone.now()).total_seconds()))
+        return 429, (
+            "Too many wrong codes just now. Wait "
+            f"{seconds} second{'s' if seconds != 1 else ''}, then try again."
         )
     if isinstance(exc, AddressLimited):
         return 429, (

@@ -10,6 +10,7 @@ a half-authenticated account.
 import base64
 import logging
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import django_otp
@@ -39,6 +40,28 @@ PENDING_NEXT = "hw_pending_next"
 PENDING_CODES = "hw_pending_codes"
 # When the password and code for an authenticator reset were confirmed.
 RESET_SINCE = "hw_reset_since"
+
+
+class CodeThrottled(Exception):
+    """django-otp's pause after a wrong code has not passed yet: the code
+    was not checked (right or wrong, it would be refused)."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__("code checks paused")
+        self.until = until
+
+
+def ensure_checkable(device: Device) -> None:
+    """Raise ``CodeThrottled`` while the device's own pause after a wrong
+    code lasts (1, 2, 4 ... seconds), so a person is told to wait rather
+    than that a right code is wrong. django-otp checks the same again,
+    under the row lock, when the code is verified."""
+    fresh = type(device).objects.filter(pk=device.pk).first()
+    if fresh is None:
+        return
+    allowed, data = fresh.verify_is_allowed()
+    if not allowed and data and data.get("locked_until") is not None:
+        raise CodeThrottled(data["locked_until"])
 
 
 @transaction.atomic
@@ -108,6 +131,7 @@ def verify_code(user: User, device: TOTPDevice, code: str) -> bool:
     code = code.strip().replace(" ", "")
     if not (code.isdigit() and len(code) == 6):
         return False
+    ensure_checkable(device)
     checked = django_otp.verify_token(user, device.persistent_id, code)
     return checked is not None
 
@@ -125,6 +149,7 @@ def verify_second_factor(user: User, code: str) -> Device | None:
     codes = recovery.active_device(user)
     if bare is None or codes is None:
         return None
+    ensure_checkable(codes)
     token = recovery.stored_token(user, bare)
     accepted: Device | None = django_otp.verify_token(user, codes.persistent_id, token)
     if accepted is not None:

@@ -11,8 +11,8 @@ import pytest
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import recovery
-from accounts.models import User
+from accounts import lockout, recovery
+from accounts.models import LoginLock, User
 from tests.conftest import PASSWORD, SecureClient, verified_client
 from tests.security.conftest import (
     Account,
@@ -95,10 +95,33 @@ def test_after_a_wrong_code_even_the_right_one_waits_for_the_back_off(
     # too, since the count lives on the device.
     fresh = after_password(device)
     with clock(start + timedelta(seconds=22)):
-        assert code_step(fresh, totp(device).now()).status_code == 200
+        waiting = code_step(fresh, totp(device).now())
+    # Said as a pause, not as a wrong code: the code was not checked.
+    assert waiting.status_code == 429
+    assert "Wait 2 seconds, then try again." in waiting.text
+    assert "wrong or already used" not in waiting.text
     assert not is_signed_in(fresh)
     with clock(start + timedelta(seconds=25)):
         assert code_step(fresh, totp(device).now()).status_code == 302
+
+
+def test_a_right_code_sent_at_once_after_a_typo_is_told_to_wait(
+    alice: Account,
+) -> None:
+    device = alice[1]
+    client = after_password(device)
+    start = later(0)
+    with clock(start):
+        assert "wrong or already used" in code_step(client, wrong_code(device)).text
+    with clock(start + timedelta(milliseconds=400)):
+        waiting = code_step(client, totp(device).now())
+    assert waiting.status_code == 429
+    assert "Wait 1 second, then try again." in waiting.text
+    # The paused attempt checked nothing, so it counts against nothing.
+    lock = LoginLock.objects.get(key=lockout.username_key("alice"))
+    assert lock.failures == 1
+    with clock(start + timedelta(seconds=1, milliseconds=100)):
+        assert code_step(client, totp(device).now()).status_code == 302
 
 
 def test_django_otp_throttling_is_on(settings: Any) -> None:

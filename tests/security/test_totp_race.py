@@ -43,6 +43,9 @@ def test_a_code_sent_twice_at_once_passes_once(round_: int) -> None:
         try:
             start.wait(timeout=30)
             return services.verify_second_factor(user, code) is not None
+        except services.CodeThrottled:
+            # A racer that comes after another's failure is told to wait.
+            return False
         finally:
             connection.close()
 
