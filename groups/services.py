@@ -126,6 +126,10 @@ def leave_group(user: User, group: Group) -> bool:
                 "Hand ownership to another member before leaving the group."
             )
         membership.delete()
+        if last_member:
+            # No invitation opens the group from here on: a join between
+            # this commit and the deletion below would be deleted with it.
+            Group.objects.filter(pk=group.pk).update(token_hash=b"")
         record(group, Kind.LEAVE, user, user)
         publish_to_members(group.id, "members", {"group": group.id})
     log.info("member left group=%s user_id=%s", group.id, user.pk)

@@ -1,5 +1,7 @@
 """A group whose last member leaves is deleted, not left ownerless."""
 
+from typing import Any
+
 import pytest
 
 from chat.models import Message
@@ -53,3 +55,37 @@ def test_a_member_leaving_keeps_the_group_for_the_others(
     assert list(
         Membership.objects.filter(group_id=gid).values_list("role", flat=True)
     ) == ["owner"]
+
+
+@pytest.mark.django_db
+def test_no_one_joins_between_the_last_leave_and_the_deletion(
+    alice_client: SecureClient,
+    bob_client: SecureClient,
+    group_with_alice: dict,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The last member's leave commits, then the group is deleted: a join
+    # with an old invitation in between was let in, and deleted with the
+    # group a moment later.
+    from chat import retention
+
+    gid = group_with_alice["id"]
+    answers: list[int] = []
+    deletion = retention.delete_group
+
+    def join_first(group_id: str, **kwargs: Any) -> None:
+        joined = bob_client.post(
+            f"/api/groups/{gid}/join",
+            {"token": group_with_alice["token"]},
+            content_type="application/json",
+        )
+        answers.append(joined.status_code)
+        deletion(group_id, **kwargs)
+
+    monkeypatch.setattr(retention, "delete_group", join_first)
+    left = alice_client.post(f"/api/groups/{gid}/leave", {}, "application/json")
+
+    assert left.status_code == 200, left.content
+    assert answers and answers[0] in (403, 404), answers
+    assert not Group.objects.filter(pk=gid).exists()
+    assert not Membership.objects.filter(group_id=gid).exists()
