@@ -702,3 +702,39 @@ def test_members_added_through_the_related_manager_send_joined(
         {"op": "joined", "user": member.pk, "group": group.pk},
         {"op": "joined", "user": other.pk, "group": group.pk},
     ]
+
+
+def test_a_redis_that_stops_answering_is_left_and_reconnected(
+    own_redis: OwnRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A frozen Redis (or a network that drops packets) resets nothing: only
+    # the unanswered pings tell the hub its subscription is gone.
+    import signal
+
+    from chat.realtime import hub as hub_module
+
+    monkeypatch.setattr(hub_module, "PING_SECONDS", 0.2)
+    assert own_redis.process is not None
+    process = own_redis.process
+
+    async def scenario() -> tuple[bool, bool]:
+        hub = hub_module.Hub(own_redis.url, asyncio.get_running_loop())
+        try:
+            assert await wait_for(lambda: hub.connected, 5)
+            process.send_signal(signal.SIGSTOP)
+            try:
+                lost = await wait_for(lambda: not hub.connected, 5)
+            finally:
+                process.send_signal(signal.SIGCONT)
+            back = await wait_for(lambda: hub.connected, 10)
+            return lost, back
+        finally:
+            hub.stop()
+
+    with override_settings(
+        REDIS_URL=own_redis.url,
+        HASHWHISPER_REALTIME_PREFIX=f"hwtest:{secrets.token_hex(4)}:",
+    ):
+        lost, back = asyncio.run(scenario())
+    assert lost, "the hub never noticed Redis had stopped answering"
+    assert back
