@@ -167,6 +167,10 @@ def outage_results(
         own.stop()
 
 
+# The mark makes pytest-django create the test database even when this test
+# runs alone: it creates only the databases that marked tests ask for, and
+# the hub in ``outage_results`` reads from it.
+@pytest.mark.django_db
 @subjects("django-eventstream's Redis listener dies with the first outage")
 def test_a_process_delivers_again_after_redis_was_away_ten_seconds(
     subject: str, outage_results: dict[str, dict[str, bool]]
