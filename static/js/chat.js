@@ -12,7 +12,7 @@ import {
   passphraseSecret, randomBytes, seal,
 } from './crypto.js';
 import {
-  currentEpoch, deleteGroupKey, encKeyForEpoch, loadGroupKey, saveGroupKey,
+  currentEpoch, deleteGroupKey, encKeyForEpoch, loadGroupKey, rememberGroupName, saveGroupKey,
 } from './keystore.js';
 import { drawQr } from './qr.js';
 import { closeGroup, initMembers, membersChanged, showGroup } from './members.js';
@@ -34,7 +34,7 @@ const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
 const state = {
-  groups: new Map(), // id -> {info, key, name, unread}
+  groups: new Map(), // id -> {info, key, name, lastName, unread}
   active: null,
   messages: new Map(), // group id -> Map(message id -> entry)
   seenNonces: new Map(), // group id -> Set(nonce)
@@ -67,14 +67,32 @@ async function loadGroups() {
       key = (await loadGroupKey(userId, info.id)) || key;
     }
     const name = await decryptName(info.id, info, key);
-    fresh.set(info.id, { info, key, name, unread: previous ? previous.unread : 0 });
+    if (name !== null && key && key.name !== name) {
+      // Kept with the keys: after a rotation the list still says which group it is.
+      key.name = name;
+      rememberGroupName(userId, info.id, name).catch(() => {});
+    }
+    const lastName = name ?? previous?.lastName ?? key?.name ?? null;
+    fresh.set(info.id, { info, key, name, lastName, unread: previous ? previous.unread : 0 });
   }
   state.groups = fresh;
   renderGroupList();
 }
 
+/** The owner replaced the group key and this browser holds only older ones. */
+function keyReplaced(group) {
+  return Boolean(group.key) && group.info.epoch > currentEpoch(group.key);
+}
+
 function groupLabel(group) {
   if (group.name !== null) return group.name;
+  if (keyReplaced(group)) {
+    // The name is sealed under the new key; the one read before still tells
+    // which group needs the new invitation (the epoch notice says the same).
+    return group.lastName
+      ? `${group.lastName} — key replaced: open the new invitation`
+      : 'Key replaced: open the new invitation';
+  }
   return group.key ? 'Unreadable name' : 'Locked group (no key here)';
 }
 
@@ -95,11 +113,13 @@ function renderGroupList() {
     if (id === state.active) item.setAttribute('aria-current', 'true');
     item.dataset.groupId = id;
     const icon = document.createElement('i');
-    icon.className = group.key ? 'fa-solid fa-lock' : 'fa-solid fa-key';
+    icon.className = group.key && !keyReplaced(group) ? 'fa-solid fa-lock' : 'fa-solid fa-key';
     icon.setAttribute('aria-hidden', 'true');
     const label = document.createElement('span');
     label.className = 'flex-grow-1 text-truncate';
     label.textContent = groupLabel(group);
+    // The label may be cut short in a narrow list; the tooltip shows all of it.
+    label.title = label.textContent;
     item.append(icon, label);
     if (group.unread > 0 && id !== state.active) {
       const badge = document.createElement('span');
@@ -498,7 +518,11 @@ async function catchUp() {
 async function onMembersEvent(changed) {
   await loadGroups();
   const group = state.groups.get(state.active);
-  if (group) $('member-count').textContent = memberCountText(group.info.member_count);
+  if (group) {
+    $('member-count').textContent = memberCountText(group.info.member_count);
+    // A rotation changes the name's key: the header says what the list says.
+    $('group-name').textContent = groupLabel(group);
+  }
   // The open group is gone from our list: we were removed from it.
   if (state.active === changed && !group) closeActiveGroup(true);
   if (group && state.active === changed) showPresence(changed).catch(() => {});

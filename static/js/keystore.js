@@ -8,6 +8,10 @@
  * A group's secret can be rotated. The record then describes the newest
  * epoch this browser knows, and `keys` maps every epoch it has held to that
  * epoch's AES key, so messages sealed before a rotation stay readable.
+ *
+ * It also keeps `name`, the group's name as this browser last read it: after a
+ * rotation the name is sealed under a key a member may not hold yet, and the
+ * group list still tells which group needs the new invitation.
  * @module keystore
  */
 
@@ -55,7 +59,8 @@ function mergeRecords(stored, record) {
   const keys = { ...(stored.keys || { [epochOf(stored)]: stored.encKey }) };
   keys[epoch] = record.encKey;
   const newest = epoch >= epochOf(stored) ? { ...record, epoch } : stored;
-  return { ...newest, keys };
+  const name = newest.name ?? stored.name;
+  return name === undefined ? { ...newest, keys } : { ...newest, keys, name };
 }
 
 /**
@@ -75,6 +80,33 @@ export async function saveGroupKey(userId, record) {
       const id = keyFor(userId, record.groupId);
       const read = store.get(id);
       read.onsuccess = () => store.put(mergeRecords(read.result, record), id);
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Remember the group name this browser could read, beside the group's keys.
+ * Nothing is stored for a group whose key this browser does not hold.
+ * @param {string} userId
+ * @param {string} groupId
+ * @param {string} name
+ */
+export async function rememberGroupName(userId, groupId, name) {
+  const db = await openDb();
+  try {
+    await new Promise((resolve, reject) => {
+      const tx = db.transaction(STORE, 'readwrite');
+      const store = tx.objectStore(STORE);
+      const id = keyFor(userId, groupId);
+      const read = store.get(id);
+      read.onsuccess = () => {
+        if (read.result && read.result.name !== name) store.put({ ...read.result, name }, id);
+      };
       tx.oncomplete = () => resolve();
       tx.onerror = () => reject(tx.error);
       tx.onabort = () => reject(tx.error);

@@ -1,0 +1,188 @@
+"""Second round of interface faults found by walking through the chat.
+
+Each test drives the real server in Chromium and fails on the code before its
+fix: what a member sees of a group whose key the owner replaced, the composer
+while the new invitation is missing, the wording of the members dialog and an
+empty conversation.
+
+Alice and Bob are signed up once (Argon2 and TOTP make signing up slow); each
+test works in a group of its own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.e2e import flows
+from tests.e2e import lifecycle_flows as life
+from tests.e2e.server import ServerProcess
+
+if TYPE_CHECKING:
+    from playwright.sync_api import (
+        Browser,
+        BrowserContext,
+        ConsoleMessage,
+        Error,
+        Page,
+    )
+
+pytestmark = pytest.mark.e2e
+
+T = flows.TIMEOUT_MS
+REPLACED = "key replaced: open the new invitation"
+NO_NAME_REPLACED = "Key replaced: open the new invitation"
+OLD_EPOCH_SENTENCE = (
+    "The group key was replaced: open the new invitation, then send again."
+)
+COMPOSER_CONTROLS = (
+    "[data-testid=composer]",
+    "[data-testid=send]",
+    "[data-testid=attach]",
+    "[data-testid=record-voice]",
+)
+
+
+@dataclass
+class Person:
+    context: BrowserContext
+    page: Page
+    base_url: str
+    errors: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+
+    def chat(self, group_id: str = "") -> Page:
+        """The chat page (of one group), loaded anew."""
+        suffix = f"{group_id}/" if group_id else ""
+        self.page.goto(f"{self.base_url}/chat/{suffix}")
+        flows.wait_ready(self.page)
+        return self.page
+
+    def keep_error(self, error: Error) -> None:
+        self.errors.append(str(error))
+
+    def keep_console_error(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.console.append(message.text)
+
+
+@pytest.fixture(scope="module")
+def people(server: ServerProcess, browser: Browser) -> Iterator[dict[str, Person]]:
+    crowd: dict[str, Person] = {}
+    try:
+        for name in ("alice", "bob"):
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            page = context.new_page()
+            person = Person(context=context, page=page, base_url=server.base_url)
+            page.on("pageerror", person.keep_error)
+            page.on("console", person.keep_console_error)
+            flows.register(
+                page,
+                server.base_url,
+                f"{name}{secrets.token_hex(3)}",
+                secrets.token_urlsafe(18),
+            )
+            crowd[name] = person
+        yield crowd
+    finally:
+        for person in crowd.values():
+            person.context.close()
+
+
+def group_item(page: Page, group_id: str) -> str:
+    return page.locator(
+        f"[data-role=group-list] [data-group-id='{group_id}']"
+    ).inner_text()
+
+
+def shared_group(people: dict[str, Person], name: str) -> tuple[str, str]:
+    """Alice creates a group and Bob joins it; return its id and invitation."""
+    alice = people["alice"].chat()
+    link = flows.create_group(alice, name)
+    group_id = life.group_id_of(alice)
+    life.open_invitation(people["bob"].page, link)
+    return group_id, link
+
+
+def replace_key(alice: Page) -> str:
+    life.open_members(alice)
+    return life.rotate(alice)
+
+
+def forget_stored_names(page: Page) -> None:
+    """Drop what this browser remembers of group names, as records written
+    before names were remembered look."""
+    page.evaluate(
+        """() => new Promise((resolve, reject) => {
+          const open = indexedDB.open('hashwhisper', 1);
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const db = open.result;
+            const tx = db.transaction('group-keys', 'readwrite');
+            const store = tx.objectStore('group-keys');
+            const cursor = store.openCursor();
+            cursor.onsuccess = () => {
+              const at = cursor.result;
+              if (!at) return;
+              const record = {...at.value};
+              delete record.name;
+              at.update(record);
+              at.continue();
+            };
+            tx.oncomplete = () => { db.close(); resolve(); };
+            tx.onerror = () => reject(tx.error);
+          };
+        })"""
+    )
+
+
+def test_a_replaced_key_keeps_the_last_known_name_and_says_what_to_do(
+    people: dict[str, Person],
+) -> None:
+    group_id, _ = shared_group(people, "Book club 📚")
+    bob = people["bob"].page
+    bob.locator("[data-role=group-name]", has_text="Book club 📚").wait_for(timeout=T)
+    replace_key(people["alice"].page)
+
+    # Live: Bob's list keeps the name and marks it.
+    bob.locator("[data-testid=epoch-notice]").wait_for(timeout=T)
+    expected = f"Book club 📚 — {REPLACED}"
+    bob.wait_for_function(
+        "([id, text]) => document.querySelector(`[data-group-id='${id}']`)"
+        "?.textContent.includes(text)",
+        arg=[group_id, expected],
+        timeout=T,
+    )
+    assert "Unreadable name" not in group_item(bob, group_id)
+    assert bob.locator("[data-role=group-name]").inner_text() == expected
+
+    # After a reload the list and the header still say which group it is.
+    people["bob"].chat(group_id)
+    assert expected in group_item(bob, group_id)
+    assert bob.locator("[data-role=group-name]").inner_text() == expected
+
+    # A browser that never stored the name says what to do, not "Unreadable".
+    forget_stored_names(bob)
+    people["bob"].chat(group_id)
+    assert group_item(bob, group_id).strip() == NO_NAME_REPLACED
+    assert bob.locator("[data-role=group-name]").inner_text() == NO_NAME_REPLACED
+
+
+def test_the_new_invitation_brings_the_name_back(people: dict[str, Person]) -> None:
+    group_id, _ = shared_group(people, "Garden")
+    bob = people["bob"].page
+    link = replace_key(people["alice"].page)
+    bob.locator("[data-testid=epoch-notice]").wait_for(timeout=T)
+    life.open_invitation(bob, link)
+    assert bob.locator("[data-role=group-name]").inner_text() == "Garden"
+    assert group_item(bob, group_id).strip() == "Garden"
+
+
+def test_no_page_or_console_error_happened(people: dict[str, Person]) -> None:
+    for person in people.values():
+        assert person.errors == []
+        assert person.console == []
