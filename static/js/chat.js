@@ -32,6 +32,11 @@ const userId = root.dataset.userId;
 const $ = (role) => document.querySelector(`[data-role="${role}"]`);
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
+// What a sender is told when the server refuses a message sealed with a replaced key.
+const KEY_REPLACED_SEND = 'The group key was replaced: open the new invitation, then send again.';
+
+/** Sending is not possible from this browser now; the message says why. */
+class CannotSend extends Error {}
 
 const state = {
   groups: new Map(), // id -> {info, key, name, lastName, unread}
@@ -77,6 +82,7 @@ async function loadGroups() {
   }
   state.groups = fresh;
   renderGroupList();
+  syncComposer();
 }
 
 /** The owner replaced the group key and this browser holds only older ones. */
@@ -94,6 +100,25 @@ function groupLabel(group) {
       : 'Key replaced: open the new invitation';
   }
   return group.key ? 'Unreadable name' : 'Locked group (no key here)';
+}
+
+/** Why nothing can be sent to a group from this browser, or '' if it can. */
+function cannotSend(groupId) {
+  const group = state.groups.get(groupId);
+  if (!group || !group.key) return 'Open a group whose key this browser holds.';
+  return keyReplaced(group) ? KEY_REPLACED_SEND : '';
+}
+
+/**
+ * The composer's field and buttons (send, attach, voice, emoji) are off while the
+ * open group cannot be written to: no key here, or a key the owner replaced (the
+ * epoch notice or the no-key notice says why).
+ */
+function syncComposer() {
+  const locked = !state.active || Boolean(cannotSend(state.active));
+  for (const control of $('composer').querySelectorAll('textarea, button')) {
+    control.disabled = locked;
+  }
 }
 
 function renderGroupList() {
@@ -289,7 +314,7 @@ async function selectGroup(groupId, { push = true } = {}) {
   $('group-name').textContent = groupLabel(group);
   $('member-count').textContent = memberCountText(group.info.member_count);
   $('no-key').classList.toggle('d-none', Boolean(group.key));
-  $('composer').querySelector('textarea').disabled = !group.key;
+  syncComposer();
   $('removed-notice').classList.add('d-none');
   showGroupsPanel(false);
   renderGroupList();
@@ -308,11 +333,24 @@ async function selectGroup(groupId, { push = true } = {}) {
 
 /** Seal a message document and store it; reactions and edits go this way too. */
 async function sendDocument(groupId, doc) {
+  const reason = cannotSend(groupId);
+  if (reason) throw new CannotSend(reason);
   const group = state.groups.get(groupId);
   const sealed = await encryptJson(group.key.encKey, doc, messageAad(groupId, userId));
   // The server refuses an epoch other than the group's current one (409).
   const body = { ...sealed, epoch: currentEpoch(group.key), ...attachedBlobs(doc) };
-  const raw = await apiPost(`/api/groups/${groupId}/messages`, body);
+  let raw;
+  try {
+    raw = await apiPost(`/api/groups/${groupId}/messages`, body);
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 409 && /^Old epoch/.test(err.message))) {
+      throw err;
+    }
+    // The key was replaced before this page heard of it: it catches up (notice,
+    // locked composer) and says in one sentence what to do.
+    onMembersEvent(groupId).catch(() => {});
+    throw new CannotSend(KEY_REPLACED_SEND);
+  }
   await ingest(groupId, [raw]);
   // A reaction or an edit changes a message in place: the view stays where it is.
   const inPlace = doc.type === 'reaction' || doc.type === 'edit';
@@ -339,9 +377,10 @@ function bindComposer() {
       input.value = '';
     } catch (err) {
       // The text stays in the composer, so nothing typed is lost.
-      error.textContent = err instanceof ApiError ? err.message : 'Sending failed.';
+      error.textContent = err instanceof ApiError || err instanceof CannotSend
+        ? err.message : 'Sending failed.';
     } finally {
-      input.disabled = false;
+      syncComposer();
       input.focus();
     }
   });
@@ -592,7 +631,7 @@ async function start() {
   initMembers({
     userId, groupOf: (groupId) => state.groups.get(groupId) || null, reloadGroups: loadGroups,
   });
-  bindMedia({ userId, state, sendDocument });
+  bindMedia({ userId, state, sendDocument, cannotSend });
   connect();
   await loadGroups();
   // Unread counts are a convenience: the page works without them.

@@ -43,7 +43,7 @@ const HOLD_MS = 450;
 const MAX_RECORDING_MS = 5 * 60 * 1000;
 const RECORDER_TYPES = ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus', 'audio/mp4'];
 
-let ctx = null; // {userId, state, sendDocument}
+let ctx = null; // {userId, state, sendDocument, cannotSend}
 const views = new Set(); // attachment views currently holding an element
 
 const $ = (role) => document.querySelector(`[data-role="${role}"]`);
@@ -293,6 +293,9 @@ function activeGroup() {
   const groupId = ctx.state.active;
   const group = groupId ? ctx.state.groups.get(groupId) : null;
   if (!group || !group.key) throw new Error('Open a group whose key this browser holds.');
+  // A replaced key: nothing is encrypted or uploaded that the server would refuse.
+  const reason = ctx.cannotSend(groupId);
+  if (reason) throw new Error(reason);
   return { groupId, group };
 }
 
@@ -736,7 +739,9 @@ function bindAttach() {
 /**
  * Wires attaching, recording and attachment clean-up into the chat page.
  * @param {{userId: string, state: object,
- *          sendDocument: function(string, object): Promise<void>}} context
+ *          sendDocument: function(string, object): Promise<void>,
+ *          cannotSend: function(string): string}} context - cannotSend says why
+ *   nothing can be sent to a group now ('' if it can)
  */
 export function bindMedia(context) {
   ctx = context;

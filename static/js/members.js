@@ -212,10 +212,8 @@ async function verify(groupId) {
 function renderEpoch(groupId) {
   const group = hooks.groupOf(groupId);
   const behind = Boolean(group?.key) && group.info.epoch > currentEpoch(group.key);
+  // chat.js turns the composer off meanwhile (field, send, attach and voice).
   show('epoch-notice', behind);
-  if (behind) {
-    $('composer').querySelector('textarea').disabled = true;
-  }
 }
 
 /* ---------- owner actions ---------- */

@@ -11,6 +11,8 @@ test works in a group of its own.
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
         ConsoleMessage,
         Error,
         Page,
+        Route,
     )
 
 pytestmark = pytest.mark.e2e
@@ -180,6 +183,91 @@ def test_the_new_invitation_brings_the_name_back(people: dict[str, Person]) -> N
     life.open_invitation(bob, link)
     assert bob.locator("[data-role=group-name]").inner_text() == "Garden"
     assert group_item(bob, group_id).strip() == "Garden"
+
+
+def controls_disabled(page: Page) -> list[bool]:
+    return [page.locator(sel).is_disabled() for sel in COMPOSER_CONTROLS]
+
+
+def test_waiting_for_the_new_key_disables_send_attach_and_voice(
+    people: dict[str, Person],
+) -> None:
+    group_id, _ = shared_group(people, "Locked composer")
+    bob = people["bob"].page
+    assert controls_disabled(bob) == [False] * 4
+    link = replace_key(people["alice"].page)
+
+    bob.locator("[data-testid=epoch-notice]").wait_for(timeout=T)
+    bob.wait_for_function(
+        "() => document.querySelector('[data-testid=send]').disabled", timeout=T
+    )
+    assert controls_disabled(bob) == [True] * 4
+    # And so after a reload.
+    people["bob"].chat(group_id)
+    assert controls_disabled(bob) == [True] * 4
+
+    life.open_invitation(bob, link)
+    assert controls_disabled(bob) == [False] * 4
+    flows.send(bob, "Back with the new key")
+
+
+def stale_epoch(page: Page, group_id: str) -> None:
+    """Hand this page the group list as it was before the key was replaced.
+
+    That is what a page sees when the rotation happens while its live
+    events are down: the server then refuses what it seals for the old key.
+    """
+
+    def handle(route: Route) -> None:
+        response = route.fetch()
+        body = response.json()
+        for group in body["groups"]:
+            if group["id"] == group_id:
+                group["epoch"] = 1
+        route.fulfill(response=response, body=json.dumps(body))
+
+    page.route(re.compile(r"/api/groups/$"), handle)
+
+
+def test_an_old_epoch_refusal_reads_as_a_sentence(people: dict[str, Person]) -> None:
+    group_id, _ = shared_group(people, "Stale page")
+    bob_person = people["bob"]
+    bob = bob_person.page
+    stale_epoch(bob, group_id)
+    try:
+        replace_key(people["alice"].page)
+        bob_person.chat(group_id)
+        assert controls_disabled(bob) == [False] * 4
+
+        bob.fill("[data-testid=composer]", "Sealed with the old key")
+        bob.click("[data-testid=send]")
+        error = bob.locator("[data-role=send-error]")
+        bob.wait_for_function(
+            "() => document.querySelector('[data-role=send-error]').textContent",
+            timeout=T,
+        )
+        assert error.inner_text() == OLD_EPOCH_SENTENCE
+        # What was typed is kept for later.
+        assert bob.input_value("[data-testid=composer]") == "Sealed with the old key"
+
+        bob.set_input_files(
+            "[data-testid=attach-input]",
+            files=[
+                {
+                    "name": "note.ogg",
+                    "mimeType": "audio/ogg",
+                    "buffer": secrets.token_bytes(2048),
+                }
+            ],
+        )
+        failed = bob.locator("[data-testid=upload].hw-upload-failed")
+        failed.wait_for(timeout=T)
+        assert OLD_EPOCH_SENTENCE in failed.inner_text()
+        assert "epoch" not in failed.inner_text().lower()
+    finally:
+        bob.unroute(re.compile(r"/api/groups/$"))
+        # The refusals above are this test's only failed requests.
+        bob_person.console[:] = [t for t in bob_person.console if "409" not in t]
 
 
 def test_no_page_or_console_error_happened(people: dict[str, Person]) -> None:
