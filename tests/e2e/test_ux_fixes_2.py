@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         BrowserContext,
         ConsoleMessage,
         Error,
+        FilePayload,
         Page,
         Route,
     )
@@ -250,16 +251,12 @@ def test_an_old_epoch_refusal_reads_as_a_sentence(people: dict[str, Person]) -> 
         # What was typed is kept for later.
         assert bob.input_value("[data-testid=composer]") == "Sealed with the old key"
 
-        bob.set_input_files(
-            "[data-testid=attach-input]",
-            files=[
-                {
-                    "name": "note.ogg",
-                    "mimeType": "audio/ogg",
-                    "buffer": secrets.token_bytes(2048),
-                }
-            ],
-        )
+        note: FilePayload = {
+            "name": "note.ogg",
+            "mimeType": "audio/ogg",
+            "buffer": secrets.token_bytes(2048),
+        }
+        bob.set_input_files("[data-testid=attach-input]", files=[note])
         failed = bob.locator("[data-testid=upload].hw-upload-failed")
         failed.wait_for(timeout=T)
         assert OLD_EPOCH_SENTENCE in failed.inner_text()
