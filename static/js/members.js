@@ -113,6 +113,11 @@ async function loadMembers(groupId) {
 
 /* ---------- chain and safety number ---------- */
 
+/** "1 event", "2 events": a count with its noun in the right number. */
+function eventCount(count, noun = 'event') {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
 function nameOf(id) {
   if (id === null) return 'nobody';
   return view.chain?.users?.[String(id)] ?? `user #${id}`;
@@ -163,7 +168,7 @@ function renderChainState() {
   const status = $('chain-status');
   status.dataset.status = result.status;
   if (result.status === 'ok') {
-    status.textContent = `Verified in this browser: ${result.head.seq} events.`;
+    status.textContent = `Verified in this browser: ${eventCount(result.head.seq)}.`;
   } else {
     status.textContent = `Does not verify at event #${result.seq}.`;
   }
@@ -193,8 +198,9 @@ async function renderSafety(groupId) {
     + 'history. Read it aloud, or scan each other\'s code.';
   drawQr($('safety-qr'), `HashWhisper safety number ${value}`, { scale: 4 });
   view.changedBy += view.result.grew;
-  $('safety-changed').textContent = `The safety number changed: ${view.changedBy} `
-    + 'membership event(s) were added since you last looked. Compare it again.';
+  $('safety-changed').textContent = 'The safety number changed: '
+    + `${eventCount(view.changedBy, 'membership event')} `
+    + `${view.changedBy === 1 ? 'was' : 'were'} added since you last looked. Compare it again.`;
   show('safety-changed', view.changedBy > 0);
 }
 

@@ -267,6 +267,44 @@ def test_an_old_epoch_refusal_reads_as_a_sentence(people: dict[str, Person]) -> 
         bob_person.console[:] = [t for t in bob_person.console if "409" not in t]
 
 
+def test_the_members_dialog_counts_events_in_good_english(
+    people: dict[str, Person],
+) -> None:
+    alice = people["alice"].chat()
+    link = flows.create_group(alice, "Plural")
+    group_id = life.group_id_of(alice)
+    life.open_members(alice)
+    status = alice.locator("[data-role=chain-status]")
+    alice.wait_for_function(
+        "() => document.querySelector('[data-role=chain-status]').dataset.status",
+        timeout=T,
+    )
+    assert status.inner_text() == "Verified in this browser: 1 event."
+    changed = alice.locator("[data-testid=safety-changed]")
+
+    bob = people["bob"].page
+    life.open_invitation(bob, link)
+    changed.wait_for(state="visible", timeout=T)
+    alice.wait_for_function(
+        "() => document.querySelector('[data-testid=safety-changed]')"
+        ".textContent.includes('1 membership')",
+        timeout=T,
+    )
+    assert "1 membership event was added" in changed.inner_text()
+    assert "event(s)" not in changed.inner_text()
+    assert status.inner_text() == "Verified in this browser: 2 events."
+
+    left = life.post_from_page(bob, f"/api/groups/{group_id}/leave", {})
+    assert left["status"] == 200, left
+    alice.wait_for_function(
+        "() => document.querySelector('[data-testid=safety-changed]')"
+        ".textContent.includes('2 membership')",
+        timeout=T,
+    )
+    assert "2 membership events were added" in changed.inner_text()
+    life.close_members(alice)
+
+
 def test_no_page_or_console_error_happened(people: dict[str, Person]) -> None:
     for person in people.values():
         assert person.errors == []
