@@ -253,6 +253,17 @@ function messageElement(entry) {
   return item;
 }
 
+/** What an empty conversation shows instead of a blank area. */
+function noMessagesHint() {
+  const hint = document.createElement('p');
+  hint.className = 'hw-no-messages small text-body-secondary';
+  hint.dataset.testid = 'no-messages';
+  hint.textContent = cannotSend(state.active)
+    ? 'No messages yet.'
+    : 'No messages yet. Say hello — only members with the key can read it.';
+  return hint;
+}
+
 function renderMessages(keepScroll = false) {
   const box = $('messages');
   const store = messageStore(state.active);
@@ -260,7 +271,9 @@ function renderMessages(keepScroll = false) {
   const oldHeight = box.scrollHeight;
   const oldTop = box.scrollTop;
   const loader = $('loading-older');
-  box.replaceChildren(loader, ...timelineNodes(state.active, store, messageElement));
+  const nodes = timelineNodes(state.active, store, messageElement);
+  if (nodes.length === 0 && !state.hasMore.get(state.active)) nodes.push(noMessagesHint());
+  box.replaceChildren(loader, ...nodes);
   if (keepScroll === 'stay') {
     // A message changed in place (reaction, edit, delete): the view stays put.
     box.scrollTop = nearBottom ? box.scrollHeight : oldTop;

@@ -305,6 +305,23 @@ def test_the_members_dialog_counts_events_in_good_english(
     life.close_members(alice)
 
 
+def test_an_empty_group_says_there_are_no_messages_yet(
+    people: dict[str, Person],
+) -> None:
+    alice = people["alice"].chat()
+    flows.create_group(alice, "Quiet so far")
+    hint = alice.locator("[data-testid=no-messages]")
+    hint.wait_for(state="visible", timeout=T)
+    assert hint.inner_text() == (
+        "No messages yet. Say hello — only members with the key can read it."
+    )
+    flows.send(alice, "Hello, quiet group")
+    assert hint.count() == 0 or hint.is_hidden()
+    # Loaded anew, a group with messages shows no hint either.
+    people["alice"].chat(life.group_id_of(alice))
+    assert alice.locator("[data-testid=no-messages]").count() == 0
+
+
 def test_no_page_or_console_error_happened(people: dict[str, Person]) -> None:
     for person in people.values():
         assert person.errors == []
