@@ -50,6 +50,30 @@ def waiting_on_a_lock() -> bool:
     return bool(count)
 
 
+def post_from_a_thread(
+    group: Group, writer: User, outcome: dict[str, Any]
+) -> Callable[[], None]:
+    """A post by ``writer`` for a thread of its own, which keeps the message
+    (or the exception) in ``outcome`` and lets go of its connection."""
+
+    def post() -> None:
+        try:
+            outcome["message"] = services.post_message(
+                group.pk,
+                writer,
+                secrets.token_bytes(40),
+                secrets.token_bytes(12),
+                secrets.token_bytes(16),
+                epoch=group.epoch,
+            )
+        except Exception as error:
+            outcome["error"] = error
+        finally:
+            connection.close()
+
+    return post
+
+
 def post_behind_a_lock(
     group: Group, writer: User, change: Callable[[], object]
 ) -> dict[str, Any]:
@@ -69,25 +93,10 @@ def post_behind_a_lock(
         finally:
             connection.close()
 
-    def post() -> None:
-        try:
-            outcome["message"] = services.post_message(
-                group.pk,
-                writer,
-                secrets.token_bytes(40),
-                secrets.token_bytes(12),
-                secrets.token_bytes(16),
-                epoch=group.epoch,
-            )
-        except Exception as error:
-            outcome["error"] = error
-        finally:
-            connection.close()
-
     holder = threading.Thread(target=hold)
     holder.start()
     assert locked.wait(timeout=30)
-    poster = threading.Thread(target=post)
+    poster = threading.Thread(target=post_from_a_thread(group, writer, outcome))
     poster.start()
     deadline = time.monotonic() + 10
     while not waiting_on_a_lock():
@@ -192,23 +201,13 @@ def test_a_post_made_while_its_group_is_deleted_does_not_break_the_deletion() ->
     outcome: dict[str, Any] = {}
     posted = threading.Event()
 
-    def post() -> None:
-        try:
-            outcome["message"] = services.post_message(
-                group.pk,
-                writer,
-                secrets.token_bytes(40),
-                secrets.token_bytes(12),
-                secrets.token_bytes(16),
-                epoch=group.epoch,
-            )
-        except Exception as error:
-            outcome["error"] = error
-        finally:
-            posted.set()
-            connection.close()
+    post = post_from_a_thread(group, writer, outcome)
 
-    poster = threading.Thread(target=post)
+    def post_and_say_so() -> None:
+        post()
+        posted.set()
+
+    poster = threading.Thread(target=post_and_say_so)
 
     def post_meanwhile(sender: type, instance: Group, **kwargs: Any) -> None:
         if instance.pk == group.pk and not poster.is_alive():
