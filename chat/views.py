@@ -63,13 +63,16 @@ def post_message(request: HttpRequest, group_id: str, user: User) -> JsonRespons
             group_id, user, ciphertext, nonce, tag, epoch=epoch, blob_ids=blob_ids
         )
     except services.NonceReused as exc:
-        raise ApiError(409, "This nonce was already used in the group.") from exc
+        raise ApiError(
+            409, "This nonce was already used in the group.", code="nonce_reused"
+        ) from exc
     except services.OldEpoch as exc:
         raise ApiError(
             409,
             f"Old epoch: this message was sealed for key epoch {exc.stated}, "
             f"but the group's key is at epoch {exc.current}. Open the group's "
             "new invitation to write again.",
+            code="old_epoch",
         ) from exc
     body = services.message_json(message, user.get_username())
     return JsonResponse(body, status=201)

@@ -21,10 +21,19 @@ View = TypeVar("View", bound=Callable[..., HttpResponse])
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    """A refusal answered as JSON: ``{"error": message}``, plus ``"code"``
+    where a client must tell this refusal from others of the same status."""
+
+    def __init__(self, status: int, message: str, code: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code
+
+    def body(self) -> dict[str, str]:
+        if self.code:
+            return {"error": self.message, "code": self.code}
+        return {"error": self.message}
 
 
 def json_api(*methods: str) -> Callable[[View], View]:
@@ -42,7 +51,7 @@ def json_api(*methods: str) -> Callable[[View], View]:
             try:
                 response = view(request, *args, **kwargs)
             except ApiError as error:
-                response = JsonResponse({"error": error.message}, status=error.status)
+                response = JsonResponse(error.body(), status=error.status)
             response["Cache-Control"] = "no-store"
             return response
 

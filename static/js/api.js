@@ -5,10 +5,12 @@
 
 /** A refused or failed API call; `status` is the HTTP status (0 for network). */
 export class ApiError extends Error {
-  constructor(status, message) {
+  /** `code` names a refusal the page must tell apart from others of its status. */
+  constructor(status, message, code = '') {
     super(message);
     this.name = 'ApiError';
     this.status = status;
+    this.code = code;
   }
 }
 
@@ -39,7 +41,8 @@ async function request(method, path, body) {
   }
   if (!response.ok) {
     const message = data && typeof data.error === 'string' ? data.error : response.statusText;
-    throw new ApiError(response.status, message || `HTTP ${response.status}`);
+    const code = data && typeof data.code === 'string' ? data.code : '';
+    throw new ApiError(response.status, message || `HTTP ${response.status}`, code);
   }
   return data;
 }

@@ -356,7 +356,7 @@ async function sendDocument(groupId, doc) {
   try {
     raw = await apiPost(`/api/groups/${groupId}/messages`, body);
   } catch (err) {
-    if (!(err instanceof ApiError && err.status === 409 && /^Old epoch/.test(err.message))) {
+    if (!(err instanceof ApiError && err.code === 'old_epoch')) {
       throw err;
     }
     // The key was replaced before this page heard of it: it catches up (notice,

@@ -274,6 +274,7 @@ def test_reused_nonce_is_refused_409(
     response = post_json(alice_client, gid, {**message_body(), "nonce": first["nonce"]})
 
     assert_refused(response, 409, before)
+    assert response.json()["code"] == "nonce_reused"
 
 
 @pytest.mark.parametrize("length", [0, 11, 13, 16])

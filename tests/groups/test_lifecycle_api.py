@@ -416,6 +416,8 @@ def test_a_message_for_the_old_epoch_is_refused_after_rotation_409(
 
     assert response.status_code == 409
     assert response.json()["error"].startswith("Old epoch")
+    # For the page to tell it from the other 409 (a reused nonce).
+    assert response.json()["code"] == "old_epoch"
     assert Message.objects.count() == count
     accepted = post(bob_client, url, {**sealed(), "epoch": 2})
     assert accepted.status_code == 201
