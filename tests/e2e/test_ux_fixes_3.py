@@ -1,0 +1,128 @@
+"""Third round of interface faults found by walking through the chat.
+
+Each test drives the real server in Chromium and fails on the code before its
+fix: names of icon-only buttons.
+
+Alice and Bob are signed up once (Argon2 and TOTP make signing up slow); each
+test works in a group of its own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.e2e import flows
+from tests.e2e.server import ServerProcess
+
+if TYPE_CHECKING:
+    from playwright.sync_api import (
+        Browser,
+        BrowserContext,
+        Error,
+        Page,
+        ViewportSize,
+    )
+
+pytestmark = pytest.mark.e2e
+
+T = flows.TIMEOUT_MS
+PHONE: ViewportSize = {"width": 375, "height": 700}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+
+# The buttons of the chat header, the composer and the reply/edit line that
+# show only an icon at the current width, with their title and aria-label.
+ICON_ONLY_BUTTONS = """() => {
+  const places = 'header, [data-role=composer], [data-role=compose-context]';
+  const found = [];
+  for (const place of document.querySelectorAll(places)) {
+    for (const button of place.querySelectorAll('button')) {
+      if (!button.offsetParent) continue;  // not shown at this width
+      const copy = button.cloneNode(true);
+      for (const hidden of copy.querySelectorAll('.visually-hidden, .d-none')) {
+        hidden.remove();
+      }
+      // Text hidden at this width (d-sm-inline and the like) does not count.
+      const shown = [...button.querySelectorAll('span')].some(
+        (span) => !span.classList.contains('visually-hidden')
+          && span.offsetParent && span.textContent.trim());
+      if (shown) continue;
+      found.push({
+        action: button.dataset.action || button.dataset.testid || button.type,
+        title: button.getAttribute('title') || '',
+        label: button.getAttribute('aria-label') || '',
+      });
+    }
+  }
+  return found;
+}"""
+
+
+@dataclass
+class Person:
+    context: BrowserContext
+    page: Page
+    base_url: str
+    errors: list[str] = field(default_factory=list)
+
+    def chat(self, group_id: str = "") -> Page:
+        """The chat page (of one group), loaded anew."""
+        suffix = f"{group_id}/" if group_id else ""
+        self.page.goto(f"{self.base_url}/chat/{suffix}")
+        flows.wait_ready(self.page)
+        return self.page
+
+    def keep_error(self, error: Error) -> None:
+        self.errors.append(str(error))
+
+
+@pytest.fixture(scope="module")
+def people(server: ServerProcess, browser: Browser) -> Iterator[dict[str, Person]]:
+    crowd: dict[str, Person] = {}
+    try:
+        for name in ("alice", "bob"):
+            context = browser.new_context(viewport=DESKTOP)
+            page = context.new_page()
+            person = Person(context=context, page=page, base_url=server.base_url)
+            page.on("pageerror", person.keep_error)
+            flows.register(
+                page,
+                server.base_url,
+                f"{name}{secrets.token_hex(3)}",
+                secrets.token_urlsafe(18),
+            )
+            crowd[name] = person
+        yield crowd
+    finally:
+        for person in crowd.values():
+            person.context.close()
+
+
+def test_icon_only_buttons_have_a_tooltip_and_a_name(
+    people: dict[str, Person],
+) -> None:
+    alice = people["alice"].chat()
+    flows.create_group(alice, "Buttons")
+    leave = alice.locator("[data-action=leave]")
+    assert leave.get_attribute("title") == "Leave this group"
+    assert leave.get_attribute("aria-label") == "Leave this group"
+
+    try:
+        for viewport in (DESKTOP, PHONE):
+            alice.set_viewport_size(viewport)
+            buttons = alice.evaluate(ICON_ONLY_BUTTONS)
+            actions = {button["action"] for button in buttons}
+            assert {"leave", "send", "attach"} <= actions, buttons
+            unnamed = [b for b in buttons if not (b["title"] and b["label"])]
+            assert unnamed == [], viewport
+    finally:
+        alice.set_viewport_size(DESKTOP)
+
+
+def test_no_page_error_happened(people: dict[str, Person]) -> None:
+    for person in people.values():
+        assert person.errors == []
