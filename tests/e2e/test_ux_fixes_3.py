@@ -1,7 +1,7 @@
 """Third round of interface faults found by walking through the chat.
 
 Each test drives the real server in Chromium and fails on the code before its
-fix: names of icon-only buttons.
+fix: names of icon-only buttons and the composer's placeholder on a phone.
 
 Alice and Bob are signed up once (Argon2 and TOTP make signing up slow); each
 test works in a group of its own.
@@ -59,6 +59,21 @@ ICON_ONLY_BUTTONS = """() => {
     }
   }
   return found;
+}"""
+
+# Whether the composer's placeholder fits on the field's one line.
+PLACEHOLDER_FIT = """() => {
+  const field = document.querySelector('[data-testid=composer]');
+  const style = getComputedStyle(field);
+  const context = document.createElement('canvas').getContext('2d');
+  context.font = style.font;
+  const inner = field.clientWidth - parseFloat(style.paddingLeft)
+    - parseFloat(style.paddingRight);
+  return {
+    text: field.placeholder,
+    textWidth: context.measureText(field.placeholder).width,
+    inner,
+  };
 }"""
 
 
@@ -119,6 +134,21 @@ def test_icon_only_buttons_have_a_tooltip_and_a_name(
             assert {"leave", "send", "attach"} <= actions, buttons
             unnamed = [b for b in buttons if not (b["title"] and b["label"])]
             assert unnamed == [], viewport
+    finally:
+        alice.set_viewport_size(DESKTOP)
+
+
+def test_the_composer_placeholder_fits_a_phone_screen(
+    people: dict[str, Person],
+) -> None:
+    alice = people["alice"].chat()
+    flows.create_group(alice, "Small screen")
+    try:
+        alice.set_viewport_size(PHONE)
+        fit = alice.evaluate(PLACEHOLDER_FIT)
+        assert fit["text"].strip(), fit
+        assert "encrypt" in fit["text"].lower(), fit
+        assert fit["textWidth"] <= fit["inner"], fit
     finally:
         alice.set_viewport_size(DESKTOP)
 
