@@ -1,7 +1,8 @@
 """Third round of interface faults found by walking through the chat.
 
 Each test drives the real server in Chromium and fails on the code before its
-fix: names of icon-only buttons and the composer's placeholder on a phone.
+fix: names of icon-only buttons, the composer's placeholder on a phone and
+where the "New messages" divider goes.
 
 Alice and Bob are signed up once (Argon2 and TOTP make signing up slow); each
 test works in a group of its own.
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.e2e import flows
+from tests.e2e import lifecycle_flows as life
 from tests.e2e.server import ServerProcess
 
 if TYPE_CHECKING:
@@ -151,6 +153,37 @@ def test_the_composer_placeholder_fits_a_phone_screen(
         assert fit["textWidth"] <= fit["inner"], fit
     finally:
         alice.set_viewport_size(DESKTOP)
+
+
+def dividers(page: Page) -> int:
+    return page.locator("[data-role=new-divider]").count()
+
+
+def test_the_new_messages_divider_marks_only_what_came_while_away(
+    people: dict[str, Person],
+) -> None:
+    alice = people["alice"].chat()
+    link = flows.create_group(alice, "Divider")
+    group_id = life.group_id_of(alice)
+    bob = people["bob"].page
+    life.open_invitation(bob, link)
+    # Alice has the group open and in view: what Bob sends now is read at once.
+    assert alice.evaluate("document.visibilityState") == "visible"
+    flows.send(bob, "Seen as it came")
+    flows.wait_for_message(alice, "Seen as it came")
+    assert dividers(alice) == 0
+
+    # Alice looks at another group while Bob writes, then comes back.
+    flows.create_group(alice, "Elsewhere")
+    flows.send(bob, "Came while away")
+    item = alice.locator(f"[data-role=group-list] [data-group-id='{group_id}']")
+    item.locator(".hw-unread").wait_for(timeout=T)
+    item.click()
+    flows.wait_for_message(alice, "Came while away")
+    assert dividers(alice) == 1
+    after = alice.locator("[data-role=new-divider] + *")
+    assert "Came while away" in after.inner_text()
+    assert "Seen as it came" not in after.inner_text()
 
 
 def test_no_page_error_happened(people: dict[str, Person]) -> None:

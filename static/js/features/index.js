@@ -346,6 +346,23 @@ export function onSelect(groupId) {
 }
 
 /**
+ * Messages that arrive while their group is open and in view are seen as they
+ * come: the "new messages" divider moves past them, unless it already marks
+ * messages that were unread when the group was opened (then it stays there).
+ * @param {string} groupId
+ * @param {object[]} added - decrypted entries
+ */
+function keepDividerAbove(groupId, added) {
+  const since = dividers.has(groupId) ? dividers.get(groupId) : null;
+  if (since === null) return;
+  const fresh = new Set(added.map((entry) => entry.raw.id));
+  for (const entry of ctx.messageStore(groupId).values()) {
+    if (entry.raw.id > since && !fresh.has(entry.raw.id) && countsAsUnread(entry)) return;
+  }
+  dividers.set(groupId, Math.max(since, ...fresh));
+}
+
+/**
  * Called for entries that arrived live: notifies while the tab is hidden.
  * @param {string} groupId
  * @param {object[]} added - decrypted entries
@@ -353,6 +370,9 @@ export function onSelect(groupId) {
  */
 export function onIncoming(groupId, added) {
   const count = added.filter(countsAsUnread).length;
+  if (groupId === ctx.state.active && document.visibilityState === 'visible') {
+    keepDividerAbove(groupId, added);
+  }
   const group = ctx.state.groups.get(groupId);
   if (count && group) notifyNewMessage(groupId, ctx.groupLabel(group), ctx.openGroup);
   return count;
