@@ -72,6 +72,19 @@ def allowed_type(declared: object) -> str:
     return mime
 
 
+def too_large() -> ApiError:
+    """The refusal of a file over the cap, saying what the cap is."""
+    cap = settings.HASHWHISPER_MAX_UPLOAD
+    mib = cap / (1024 * 1024)
+    if mib >= 1:
+        shown = f"{mib:.1f}".removesuffix(".0") + " MiB"
+    else:
+        shown = f"{max(1, cap // 1024)} KiB"
+    return ApiError(
+        413, f"The file is larger than this server accepts ({shown} at most)."
+    )
+
+
 def reserve_blob(group: Group, user: User, mime: object, size: object) -> Blob:
     """Book an id for an upload of exactly ``size`` ciphertext bytes."""
     checked_type = allowed_type(mime)
@@ -79,7 +92,7 @@ def reserve_blob(group: Group, user: User, mime: object, size: object) -> Blob:
         raise ApiError(400, "Field size must be a whole number.")
     if size > settings.HASHWHISPER_MAX_UPLOAD:
         security_log.info("upload refused: reserved size over cap size=%s", size)
-        raise ApiError(413, "The file is larger than this server accepts.")
+        raise too_large()
     if size < MIN_BLOB_BYTES:
         raise ApiError(400, f"Field size must be at least {MIN_BLOB_BYTES}.")
     open_count = Blob.objects.filter(

@@ -135,7 +135,7 @@ def upload(
         # so a refused upload leaves neither a file nor a row.
         services.discard(blob)
         services.security_log.info("upload refused: over cap id=%s", blob.id)
-        raise ApiError(413, "The file is larger than this server accepts.")
+        raise services.too_large()
     if request.content_type != "application/octet-stream":
         raise ApiError(415, "Send the encrypted file as application/octet-stream.")
     try:

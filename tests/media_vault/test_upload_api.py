@@ -98,7 +98,15 @@ def test_reserving_more_than_the_cap_is_refused_413(
 ) -> None:
     settings.HASHWHISPER_MAX_UPLOAD = 50_000
     assert reserve(alice_client, group_id, 50_000).status_code == 201
-    assert reserve(alice_client, group_id, 50_001).status_code == 413
+    refused = reserve(alice_client, group_id, 50_001)
+    assert refused.status_code == 413
+    # Says the cap, so a person knows what would fit.
+    assert refused.json()["error"] == (
+        "The file is larger than this server accepts (48 KiB at most)."
+    )
+    settings.HASHWHISPER_MAX_UPLOAD = 25 * 1024 * 1024
+    refused = reserve(alice_client, group_id, 25 * 1024 * 1024 + 1)
+    assert "(25 MiB at most)" in refused.json()["error"]
     assert Blob.objects.count() == 1
 
 
