@@ -15,21 +15,18 @@ import json
 import re
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.e2e import flows
 from tests.e2e import lifecycle_flows as life
+from tests.e2e.people import Person, signed_up
 from tests.e2e.server import ServerProcess
 
 if TYPE_CHECKING:
     from playwright.sync_api import (
         Browser,
-        BrowserContext,
-        ConsoleMessage,
-        Error,
         FilePayload,
         Page,
         Route,
@@ -51,50 +48,10 @@ COMPOSER_CONTROLS = (
 )
 
 
-@dataclass
-class Person:
-    context: BrowserContext
-    page: Page
-    base_url: str
-    errors: list[str] = field(default_factory=list)
-    console: list[str] = field(default_factory=list)
-
-    def chat(self, group_id: str = "") -> Page:
-        """The chat page (of one group), loaded anew."""
-        suffix = f"{group_id}/" if group_id else ""
-        self.page.goto(f"{self.base_url}/chat/{suffix}")
-        flows.wait_ready(self.page)
-        return self.page
-
-    def keep_error(self, error: Error) -> None:
-        self.errors.append(str(error))
-
-    def keep_console_error(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.console.append(message.text)
-
-
 @pytest.fixture(scope="module")
 def people(server: ServerProcess, browser: Browser) -> Iterator[dict[str, Person]]:
-    crowd: dict[str, Person] = {}
-    try:
-        for name in ("alice", "bob"):
-            context = browser.new_context(viewport={"width": 1280, "height": 800})
-            page = context.new_page()
-            person = Person(context=context, page=page, base_url=server.base_url)
-            page.on("pageerror", person.keep_error)
-            page.on("console", person.keep_console_error)
-            flows.register(
-                page,
-                server.base_url,
-                f"{name}{secrets.token_hex(3)}",
-                secrets.token_urlsafe(18),
-            )
-            crowd[name] = person
+    with signed_up(server, browser, "alice", "bob") as crowd:
         yield crowd
-    finally:
-        for person in crowd.values():
-            person.context.close()
 
 
 def group_item(page: Page, group_id: str) -> str:

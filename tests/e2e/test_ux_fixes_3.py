@@ -10,22 +10,19 @@ test works in a group of its own.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.e2e import flows
 from tests.e2e import lifecycle_flows as life
+from tests.e2e.people import DESKTOP, Person, signed_up
 from tests.e2e.server import ServerProcess
 
 if TYPE_CHECKING:
     from playwright.sync_api import (
         Browser,
-        BrowserContext,
-        Error,
         Page,
         ViewportSize,
     )
@@ -34,7 +31,6 @@ pytestmark = pytest.mark.e2e
 
 T = flows.TIMEOUT_MS
 PHONE: ViewportSize = {"width": 375, "height": 700}
-DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 
 # The buttons of the chat header, the composer and the reply/edit line that
 # show only an icon at the current width, with their title and aria-label.
@@ -79,44 +75,10 @@ PLACEHOLDER_FIT = """() => {
 }"""
 
 
-@dataclass
-class Person:
-    context: BrowserContext
-    page: Page
-    base_url: str
-    errors: list[str] = field(default_factory=list)
-
-    def chat(self, group_id: str = "") -> Page:
-        """The chat page (of one group), loaded anew."""
-        suffix = f"{group_id}/" if group_id else ""
-        self.page.goto(f"{self.base_url}/chat/{suffix}")
-        flows.wait_ready(self.page)
-        return self.page
-
-    def keep_error(self, error: Error) -> None:
-        self.errors.append(str(error))
-
-
 @pytest.fixture(scope="module")
 def people(server: ServerProcess, browser: Browser) -> Iterator[dict[str, Person]]:
-    crowd: dict[str, Person] = {}
-    try:
-        for name in ("alice", "bob"):
-            context = browser.new_context(viewport=DESKTOP)
-            page = context.new_page()
-            person = Person(context=context, page=page, base_url=server.base_url)
-            page.on("pageerror", person.keep_error)
-            flows.register(
-                page,
-                server.base_url,
-                f"{name}{secrets.token_hex(3)}",
-                secrets.token_urlsafe(18),
-            )
-            crowd[name] = person
+    with signed_up(server, browser, "alice", "bob") as crowd:
         yield crowd
-    finally:
-        for person in crowd.values():
-            person.context.close()
 
 
 def test_icon_only_buttons_have_a_tooltip_and_a_name(

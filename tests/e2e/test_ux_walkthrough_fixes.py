@@ -9,57 +9,28 @@ each starts from a freshly loaded chat page.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.e2e import flows
+from tests.e2e.people import Person, signed_up
 from tests.e2e.server import ServerProcess
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.e2e
 
 T = flows.TIMEOUT_MS
 
 
-@dataclass
-class Person:
-    context: BrowserContext
-    page: Page
-    base_url: str
-    errors: list[str] = field(default_factory=list)
-
-    def fresh_chat(self) -> Page:
-        """The chat page, loaded anew: no leftovers of the test before."""
-        self.page.goto(f"{self.base_url}/chat/")
-        flows.wait_ready(self.page)
-        return self.page
-
-
 @pytest.fixture(scope="module")
 def person(server: ServerProcess, browser: Browser) -> Iterator[Person]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.grant_permissions(
-        ["clipboard-read", "clipboard-write"], origin=server.base_url
-    )
-    page = context.new_page()
-    someone = Person(context=context, page=page, base_url=server.base_url)
-    page.on("pageerror", lambda error: someone.errors.append(str(error)))
-    try:
-        flows.register(
-            page,
-            server.base_url,
-            f"uxwalk{secrets.token_hex(3)}",
-            secrets.token_urlsafe(18),
-        )
-        yield someone
-    finally:
-        context.close()
+    clipboard = ["clipboard-read", "clipboard-write"]
+    with signed_up(server, browser, "uxwalk", permissions=clipboard) as crowd:
+        yield crowd["uxwalk"]
 
 
 def group_count(page: Page) -> int:
@@ -69,7 +40,7 @@ def group_count(page: Page) -> int:
 def test_unticking_the_passphrase_after_a_short_one_still_creates_the_group(
     person: Person,
 ) -> None:
-    page = person.fresh_chat()
+    page = person.chat()
     before = group_count(page)
     page.click("[data-testid=new-group]")
     page.fill("[data-testid=group-name]", "Changed my mind")
@@ -87,7 +58,7 @@ def test_unticking_the_passphrase_after_a_short_one_still_creates_the_group(
 def test_a_ticked_passphrase_box_with_no_passphrase_creates_nothing(
     person: Person,
 ) -> None:
-    page = person.fresh_chat()
+    page = person.chat()
     before = group_count(page)
     page.click("[data-testid=new-group]")
     page.fill("[data-testid=group-name]", "Meant a passphrase")
@@ -104,13 +75,13 @@ def test_a_ticked_passphrase_box_with_no_passphrase_creates_nothing(
 
 
 def test_a_group_of_one_says_one_member(person: Person) -> None:
-    page = person.fresh_chat()
+    page = person.chat()
     flows.create_group(page, "Just me")
     assert page.locator("[data-role=member-count]").inner_text() == "1 member"
 
 
 def test_copying_the_invitation_says_it_was_copied(person: Person) -> None:
-    page = person.fresh_chat()
+    page = person.chat()
     page.locator("[data-role=group-list] [data-group-id]").first.click()
     page.click("[data-testid=invite]")
     link = page.locator("[data-testid=invite-link]")
@@ -134,7 +105,7 @@ def test_copying_the_invitation_says_it_was_copied(person: Person) -> None:
 def test_opening_a_group_with_the_keyboard_keeps_the_focus_on_it(
     person: Person,
 ) -> None:
-    page = person.fresh_chat()
+    page = person.chat()
     while group_count(page) < 2:
         flows.create_group(page, f"Keyboard {group_count(page)}")
     items = page.locator("[data-role=group-list] [data-group-id]")
@@ -159,7 +130,7 @@ def test_opening_a_group_with_the_keyboard_keeps_the_focus_on_it(
 def test_the_my_data_page_fits_a_phone_screen(
     person: Person, server: ServerProcess
 ) -> None:
-    page = person.fresh_chat()
+    page = person.chat()
     if group_count(page) == 0:
         flows.create_group(page, "Long identifiers in tables")
     page.set_viewport_size({"width": 375, "height": 700})
