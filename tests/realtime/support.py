@@ -651,3 +651,13 @@ def group_row(group_id: str | None = None, created_by: Any = None) -> Any:
         name_tag=b"t" * 16,
         created_by=created_by,
     )
+
+
+def on_own_redis(own: OwnRedis) -> Any:
+    """The realtime layer on ``own``, under a channel prefix of its own."""
+    from django.test import override_settings
+
+    return override_settings(
+        REDIS_URL=own.url,
+        HASHWHISPER_REALTIME_PREFIX=f"hwtest:{secrets.token_hex(4)}:",
+    )

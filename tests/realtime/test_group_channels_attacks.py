@@ -21,7 +21,6 @@ from typing import cast
 
 import pytest
 import redis
-from django.test import override_settings
 from django_eventstream.views import get_listener_manager
 
 from accounts.models import User
@@ -37,6 +36,7 @@ from tests.realtime.support import (
     SseStream,
     message_ids,
     new_group_body,
+    on_own_redis,
     start_cluster,
     streams,
     wait_for,
@@ -390,10 +390,7 @@ def run_with_hub(own_redis: OwnRedis, scenario: Callable[..., object]) -> object
         finally:
             hub.stop()
 
-    with override_settings(
-        REDIS_URL=own_redis.url,
-        HASHWHISPER_REALTIME_PREFIX=f"hwtest:{secrets.token_hex(4)}:",
-    ):
+    with on_own_redis(own_redis):
         return asyncio.run(main())
 
 

@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import threading
 from typing import Any
 
 import pytest
 import redis
-from django.test import override_settings
 from django_eventstream.views import get_listener_manager
 
 from chat.realtime import bus, local
 from groups.models import Group, Membership
 from tests.conftest import make_user
-from tests.realtime.support import OwnRedis, wait_for
+from tests.realtime.support import OwnRedis, on_own_redis, wait_for
 from tests.realtime.test_group_channels_attacks import (
     heard,
     new_group,
@@ -37,10 +35,7 @@ def controls_of(own_redis: OwnRedis, change: Any, capture: Any) -> list[Any]:
     committed."""
     client = redis.Redis.from_url(own_redis.url)
     try:
-        with override_settings(
-            REDIS_URL=own_redis.url,
-            HASHWHISPER_REALTIME_PREFIX=f"hwtest:{secrets.token_hex(4)}:",
-        ):
+        with on_own_redis(own_redis):
             pubsub = subscribed(client, [bus.control_topic()])
             with capture(execute=True):
                 change()

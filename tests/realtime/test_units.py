@@ -33,7 +33,7 @@ from chat.realtime.stream import (
 from groups.models import Group, Membership
 from tests.conftest import make_user, sealed
 from tests.hashwhisper.testing import asgi_get
-from tests.realtime.support import OwnRedis, group_row, wait_for
+from tests.realtime.support import OwnRedis, group_row, on_own_redis, wait_for
 
 
 def test_the_position_comes_only_from_the_stream_own_channel() -> None:
@@ -570,10 +570,7 @@ def test_a_group_joined_meanwhile_is_subscribed_and_read_back(
             manager.remove_listener(listener)
             hub.stop()
 
-    with override_settings(
-        REDIS_URL=own_redis.url,
-        HASHWHISPER_REALTIME_PREFIX=f"hwtest:{secrets.token_hex(4)}:",
-    ):
+    with on_own_redis(own_redis):
         subscribed, waiting, read_back, connected = asyncio.run(scenario())
     assert connected and subscribed
     assert waiting == {user.pk}
@@ -662,10 +659,7 @@ def test_streams_opening_together_read_the_groups_once_and_hear_them(
             manager.remove_listener(listener)
             hub.stop()
 
-    with override_settings(
-        REDIS_URL=own_redis.url,
-        HASHWHISPER_REALTIME_PREFIX=f"hwtest:{secrets.token_hex(4)}:",
-    ):
+    with on_own_redis(own_redis):
         live, subscribed, heard = asyncio.run(scenario())
         topics = {bus.user_topic(user.pk), *(bus.group_topic(g) for g in groups)}
     assert live == [True, True]
@@ -687,10 +681,7 @@ def test_members_added_through_the_related_manager_send_joined(
     Membership.objects.create(group=group, user=owner, role=Membership.Role.OWNER)
     monkeypatch.setattr(bus, "publisher", bus.Publisher())
     listener_client = redis.Redis.from_url(own_redis.url)
-    with override_settings(
-        REDIS_URL=own_redis.url,
-        HASHWHISPER_REALTIME_PREFIX=f"hwtest:{secrets.token_hex(4)}:",
-    ):
+    with on_own_redis(own_redis):
         pubsub = subscribed(listener_client, [bus.control_topic()])
         with django_capture_on_commit_callbacks(execute=True):
             # bulk_create underneath: no post_save for either row.
@@ -731,10 +722,7 @@ def test_a_redis_that_stops_answering_is_left_and_reconnected(
         finally:
             hub.stop()
 
-    with override_settings(
-        REDIS_URL=own_redis.url,
-        HASHWHISPER_REALTIME_PREFIX=f"hwtest:{secrets.token_hex(4)}:",
-    ):
+    with on_own_redis(own_redis):
         lost, back = asyncio.run(scenario())
     assert lost, "the hub never noticed Redis had stopped answering"
     assert back
