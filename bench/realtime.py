@@ -231,22 +231,32 @@ class Bench:
             "HW_BENCH_DATABASE_URL": self.pg.uri("hw"),
         }
         relay = [self.server(RELAY_APP, f"relay-w{i}", **relay_env) for i in range(2)]
+        # Context: the cheapest Django post that stores before it publishes
+        # (bench/bare), its event delivered by the relay's streams.
+        floor = self.server(
+            PRODUCT_APP,
+            "latency-bare",
+            DJANGO_SETTINGS_MODULE="bench.bare.settings",
+            HW_BENCH_REDIS_URL=self.redis.url,
+        )
         for size in (50, 500):
-            await self.latency_at(size, product, relay)
-        floor = await self.redis_floor()
+            await self.latency_at(size, product, relay, floor)
+        self.stop(floor)
+        round_trips = await self.redis_floor()
         self.notes.append(
             "Raw Redis publish→receive (the floor): "
-            f"p50 {quantile(floor, 0.5) * 1000:.2f} ms, "
-            f"p99 {quantile(floor, 0.99) * 1000:.2f} ms."
+            f"p50 {quantile(round_trips, 0.5) * 1000:.2f} ms, "
+            f"p99 {quantile(round_trips, 0.99) * 1000:.2f} ms."
         )
         for server in product + relay:
             self.stop(server)
 
     async def latency_at(
-        self, size: int, product: list[Server], relay: list[Server]
+        self, size: int, product: list[Server], relay: list[Server], floor: Server
     ) -> None:
         """``size`` streams on each subject, spread over its two workers; a
-        group of 50 readers (one stream each at 50, ten each at 500)."""
+        group of 50 readers (one stream each at 50, ten each at 500).
+        ``floor`` posts through a bare Django view to the relay's streams."""
         readers = [f"u{i}" for i in range(50)]
         group = self.group("latency")
         arrivals: dict[str, dict[str, list[float]]] = {
@@ -288,6 +298,8 @@ class Bench:
             product[0].port, self.api_headers("u50", product[0].port)
         )
         relay_sender = HttpConnection(relay[0].port)
+        floor_sender = HttpConnection(floor.port)
+        floor_path = f"/bare/{group}/relay?sender={self.user_id('u50')}"
 
         answered: list[float] = []
 
@@ -310,6 +322,12 @@ class Bench:
             if status != 204:
                 raise RuntimeError(f"a stored send answered {status}")
 
+        async def send_floor(token: str) -> None:
+            body = json.dumps(sealed(base64.b64decode(token))).encode()
+            status, _ = await floor_sender.request("POST", floor_path, body)
+            if status != 201:
+                raise RuntimeError(f"a bare Django post answered {status}")
+
         p50 = Pair(f"send→receive p50, {size} streams", "ms", target="≤ 2x")
         p99 = Pair(f"send→receive p99, {size} streams", "ms", target="≤ 3x")
         f50 = Pair(f"publish→receive p50, {size} streams", "ms", target="(fan-out)")
@@ -326,10 +344,23 @@ class Bench:
             "ms",
             target="(durability)",
         )
+        # Context, no target: the Django floor (no middleware, one ORM insert,
+        # then a publish, the relay's streams) against the relay.
+        d50 = Pair(
+            f"send→receive p50, {size} streams, Django floor vs relay",
+            "ms",
+            target="(Django floor)",
+        )
+        d99 = Pair(
+            f"send→receive p99, {size} streams, Django floor vs relay",
+            "ms",
+            target="(Django floor)",
+        )
         senders = (
             ("product", send_product, "product"),
             ("relay", send_relay, "relay"),
             ("stored", send_stored, "relay"),
+            ("floor", send_floor, "relay"),
         )
         for round_number in range(self.rounds):
             progress(f"latency round {round_number + 1} at {size} streams")
@@ -351,15 +382,21 @@ class Bench:
                         (p99, total, 0.99, "baseline"),
                         (f50, fanout, 0.5, "baseline"),
                         (f99, fanout, 0.99, "baseline"),
+                        (d50, total, 0.5, "baseline"),
+                        (d99, total, 0.99, "baseline"),
                     ],
                     "stored": [
                         (s50, total, 0.5, "baseline"),
                         (s99, total, 0.99, "baseline"),
                     ],
+                    "floor": [
+                        (d50, total, 0.5, "subject"),
+                        (d99, total, 0.99, "subject"),
+                    ],
                 }[name]
                 for pair, samples, q, side in taken:
                     getattr(pair, side).append(quantile(samples, q) * 1000)
-        self.pairs += [p50, p99, f50, f99, s50, s99]
+        self.pairs += [p50, p99, f50, f99, s50, s99, d50, d99]
         watcher.cancel()
         self.notes.append(
             f"At {size} streams a post's own answer took "
@@ -368,6 +405,7 @@ class Bench:
         )
         await sender.close()
         await relay_sender.close()
+        await floor_sender.close()
         await close_streams(streams)
 
     async def latency_round(

@@ -1,10 +1,14 @@
-"""The bare views: one insert, one history page, one idle stream."""
+"""The bare views: one insert, one history page, one idle stream, and the
+Django floor of the latency benchmark (an insert, then a publish)."""
 
 import asyncio
 import base64
 import json
+import os
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
+import redis
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import path
@@ -37,6 +41,39 @@ async def post_message(request: HttpRequest, group_id: str) -> HttpResponse:
     return JsonResponse({"id": message.id}, status=201)
 
 
+# The relay's channel (bench/baselines.py), on the relay's Redis.
+RELAY_CHANNEL = "relay"
+relay_publisher: redis.Redis | None = None
+
+
+@csrf_exempt
+def store_and_relay(request: HttpRequest, group_id: str) -> HttpResponse:
+    """The least a Django view can do for a durable message: one ORM insert,
+    committed, then a publish on the relay's channel for the relay's streams.
+
+    No middleware, session, login, CSRF, membership or epoch check: the floor
+    any Django post path that stores before it publishes stands on.
+    """
+    global relay_publisher
+    if relay_publisher is None:
+        relay_publisher = redis.Redis.from_url(os.environ["HW_BENCH_REDIS_URL"])
+    data = json.loads(request.body)
+    try:
+        message = Message.objects.create(
+            group_id=group_id,
+            sender_id=int(request.GET["sender"]),
+            epoch=1,
+            ciphertext=base64.b64decode(data["ciphertext"]),
+            nonce=base64.b64decode(data["nonce"]),
+            tag=base64.b64decode(data["tag"]),
+            expires_at=timezone.now() + timedelta(days=7),
+        )
+    except IntegrityError:
+        return JsonResponse({"error": "nonce"}, status=409)
+    relay_publisher.publish(RELAY_CHANNEL, data["nonce"].encode())
+    return JsonResponse({"id": message.id}, status=201)
+
+
 async def history(request: HttpRequest, group_id: str) -> HttpResponse:
     """The product's history query (a page before a cursor), as JSON."""
     rows = Message.objects.filter(group_id=group_id, expires_at__gt=timezone.now())
@@ -65,6 +102,7 @@ def alive(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("", alive),
     path("bare/<str:group_id>/messages", post_message),
+    path("bare/<str:group_id>/relay", store_and_relay),
     path("bare/<str:group_id>/history", history),
     path("bare/events", stream),
 ]
