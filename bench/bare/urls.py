@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import redis
 from django.db import IntegrityError
@@ -21,20 +22,26 @@ from chat.services import message_json
 from groups.models import Group
 
 
+def message_fields(request: HttpRequest) -> dict[str, Any]:
+    """A posted message's columns, decoded and not checked; the sender from
+    the query string."""
+    data = json.loads(request.body)
+    return {
+        "sender_id": int(request.GET["sender"]),
+        "epoch": 1,
+        "ciphertext": base64.b64decode(data["ciphertext"]),
+        "nonce": base64.b64decode(data["nonce"]),
+        "tag": base64.b64decode(data["tag"]),
+    }
+
+
 @csrf_exempt
 async def post_message(request: HttpRequest, group_id: str) -> HttpResponse:
     """The product's insert of one message, and nothing around it."""
-    data = json.loads(request.body)
     group = await Group.objects.aget(pk=group_id)
     try:
         message = await Message.objects.acreate(
-            group=group,
-            sender_id=int(request.GET["sender"]),
-            epoch=1,
-            ciphertext=base64.b64decode(data["ciphertext"]),
-            nonce=base64.b64decode(data["nonce"]),
-            tag=base64.b64decode(data["tag"]),
-            expires_at=expiry_for(group),
+            group=group, expires_at=expiry_for(group), **message_fields(request)
         )
     except IntegrityError:
         return JsonResponse({"error": "nonce"}, status=409)
@@ -57,20 +64,16 @@ def store_and_relay(request: HttpRequest, group_id: str) -> HttpResponse:
     global relay_publisher
     if relay_publisher is None:
         relay_publisher = redis.Redis.from_url(os.environ["HW_BENCH_REDIS_URL"])
-    data = json.loads(request.body)
+    fields = message_fields(request)
     try:
         message = Message.objects.create(
             group_id=group_id,
-            sender_id=int(request.GET["sender"]),
-            epoch=1,
-            ciphertext=base64.b64decode(data["ciphertext"]),
-            nonce=base64.b64decode(data["nonce"]),
-            tag=base64.b64decode(data["tag"]),
             expires_at=timezone.now() + timedelta(days=7),
+            **fields,
         )
     except IntegrityError:
         return JsonResponse({"error": "nonce"}, status=409)
-    relay_publisher.publish(RELAY_CHANNEL, data["nonce"].encode())
+    relay_publisher.publish(RELAY_CHANNEL, base64.b64encode(fields["nonce"]))
     return JsonResponse({"id": message.id}, status=201)
 
 
