@@ -20,6 +20,9 @@ import {
   FEATURE_EVENTS, afterGroupsLoaded, composeDocument, composeSent, decorateGroupItem,
   installFeatures, isValidDocument, onFeatureEvent, onIncoming, onSelect, timelineNodes,
 } from './features/index.js';
+import {
+  applyRoving, bindMessageKeys, focusSnapshot, restoreFocus,
+} from './features/timeline.js';
 import { attachedBlobs, attachmentElement, bindMedia, isFileDocument } from './media.js';
 import {
   clearPresence, initPresence, onMessage as presenceOnMessage, onPresence, onTyping,
@@ -44,7 +47,7 @@ const state = {
   messages: new Map(), // group id -> Map(message id -> entry)
   seenNonces: new Map(), // group id -> Set(nonce)
   hasMore: new Map(),
-  loadingOlder: false,
+  loadingOlder: null, // the promise of the page of older messages being loaded
 };
 
 /* ---------- groups ---------- */
@@ -270,18 +273,25 @@ function renderMessages(keepScroll = false) {
   const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
   const oldHeight = box.scrollHeight;
   const oldTop = box.scrollTop;
+  // The list is drawn anew: the keyboard focus, if it is on a message or
+  // in one, goes back there afterwards instead of falling to the page.
+  const focused = box.dataset.group === state.active ? focusSnapshot(box) : null;
+  box.dataset.group = state.active;
   const loader = $('loading-older');
   const nodes = timelineNodes(state.active, store, messageElement);
   if (nodes.length === 0 && !state.hasMore.get(state.active)) nodes.push(noMessagesHint());
   box.replaceChildren(loader, ...nodes);
-  if (keepScroll === 'stay') {
-    // A message changed in place (reaction, edit, delete): the view stays put.
+  applyRoving(box, { complete: !state.hasMore.get(state.active) });
+  if (keepScroll === 'stay' || (focused && !keepScroll)) {
+    // A message changed in place (reaction, edit, delete), or one arrived
+    // while the keyboard is on an older one: the view stays put.
     box.scrollTop = nearBottom ? box.scrollHeight : oldTop;
   } else if (keepScroll) {
     box.scrollTop = oldTop + (box.scrollHeight - oldHeight);
-  } else if (nearBottom || !keepScroll) {
+  } else {
     box.scrollTop = box.scrollHeight;
   }
+  restoreFocus(box, focused);
 }
 
 async function loadHistory(groupId, params = '') {
@@ -290,22 +300,35 @@ async function loadHistory(groupId, params = '') {
   return page;
 }
 
-async function loadOlder() {
+async function fetchOlder() {
   const groupId = state.active;
-  if (!groupId || state.loadingOlder || !state.hasMore.get(groupId)) return;
+  if (!groupId || !state.hasMore.get(groupId)) return;
   const store = messageStore(groupId);
   if (store.size === 0) return;
-  state.loadingOlder = true;
   $('loading-older').classList.remove('d-none');
+  $('messages').setAttribute('aria-busy', 'true');
   try {
     const oldest = Math.min(...store.keys());
     const page = await loadHistory(groupId, `?before=${oldest}`);
     state.hasMore.set(groupId, page.has_more);
     if (state.active === groupId) renderMessages(true);
   } finally {
-    state.loadingOlder = false;
     $('loading-older').classList.add('d-none');
+    $('messages').removeAttribute('aria-busy');
   }
+}
+
+/**
+ * Loads the page of messages before the oldest shown. A call while a page
+ * is loading waits for that page (the keyboard moves on once it is drawn).
+ */
+function loadOlder() {
+  if (!state.loadingOlder) {
+    state.loadingOlder = fetchOlder().finally(() => {
+      state.loadingOlder = null;
+    });
+  }
+  return state.loadingOlder;
 }
 
 /* ---------- selecting a group ---------- */
@@ -624,6 +647,7 @@ function bindGroupList() {
   $('messages').addEventListener('scroll', () => {
     if ($('messages').scrollTop < 60) loadOlder().catch(() => {});
   });
+  bindMessageKeys($('messages'), { loadOlder });
   window.addEventListener('popstate', () => {
     const match = window.location.pathname.match(/^\/chat\/([A-Za-z0-9_-]{22})\/$/);
     if (match) selectGroup(match[1], { push: false });

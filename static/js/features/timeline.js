@@ -223,6 +223,10 @@ function decorate(item, entry, ctx, continued) {
       meta.append(tag);
     }
     meta.classList.toggle('visually-hidden', continued && !edited);
+    // Named by its sender and time: the text is read as its description,
+    // from the page, and never copied into an attribute.
+    meta.id = `hw-msg-${raw.id}-meta`;
+    item.setAttribute('aria-labelledby', meta.id);
   }
 
   const body = item.querySelector('.hw-msg-body');
@@ -230,6 +234,10 @@ function decorate(item, entry, ctx, continued) {
   if (body && text !== null) {
     body.replaceChildren(formatText(text));
     item.classList.toggle('hw-msg-emoji', isEmojiOnly(text));
+  }
+  if (body) {
+    body.id = `hw-msg-${raw.id}-body`;
+    item.setAttribute('aria-describedby', body.id);
   }
   if (body && entry.doc && entry.doc.type === 'reply') {
     body.before(quote(entry, ctx.store, ctx.fold.edits, ctx.userId));
@@ -273,4 +281,223 @@ export function layoutTimeline(store, render, { userId, dividerAfter }) {
     previous = entry;
   }
   return nodes;
+}
+
+/* ---------- keyboard: the list is one tab stop ---------- */
+
+// What a message may hold that the keyboard can reach: its own buttons, a
+// reply's quote, the copy buttons of links, an attachment's buttons, link
+// and media controls.
+const CONTROLS = 'button, a[href], input, select, textarea, audio, video, [tabindex]';
+// The data attributes that tell a message's controls apart across redraws.
+const CONTROL_KEYS = ['msgAction', 'reactToggle', 'jump', 'testid'];
+const VIEW_MARGIN = 8;
+const SEPARATORS = new Set(['day-separator', 'new-divider']);
+
+// The message in the tab order (the last one focused; the newest if none
+// was or it is gone), and the message whose controls are reachable now.
+const roving = { id: null, inside: null, complete: true };
+
+const messagesOf = (box) => [...box.querySelectorAll(':scope > article[data-message-id]')];
+const controlsOf = (item) => [...item.querySelectorAll(CONTROLS)];
+
+function setInside(item, inside) {
+  for (const control of controlsOf(item)) {
+    if (inside) control.removeAttribute('tabindex');
+    else control.setAttribute('tabindex', '-1');
+  }
+}
+
+/**
+ * Gives the message list one tab stop: the current message has tabindex 0;
+ * the others, and every control in a message the focus is not inside, -1.
+ * With no message, the list itself is the tab stop. Each message gets its
+ * place in the feed (the size is -1 while older messages are not loaded).
+ * @param {HTMLElement} box - the message list
+ * @param {{complete?: boolean}} [options] - whether the oldest is loaded
+ */
+export function applyRoving(box, options = {}) {
+  if (options.complete !== undefined) roving.complete = options.complete;
+  const items = messagesOf(box);
+  const current = items.find((item) => item.dataset.messageId === roving.id) || items.at(-1);
+  box.tabIndex = items.length ? -1 : 0;
+  items.forEach((item, index) => {
+    item.tabIndex = item === current ? 0 : -1;
+    item.setAttribute('aria-posinset', String(index + 1));
+    item.setAttribute('aria-setsize', String(roving.complete ? items.length : -1));
+    setInside(item, item.dataset.messageId === roving.inside);
+  });
+}
+
+/**
+ * Scrolls the list just enough to show a message (its top, if it is taller
+ * than the list), with the day or "new messages" line right above it.
+ */
+function keepInView(box, item) {
+  const above = item.previousElementSibling;
+  const head = above && SEPARATORS.has(above.dataset.role) ? above : item;
+  const outer = box.getBoundingClientRect();
+  const top = head.getBoundingClientRect().top;
+  const { bottom } = item.getBoundingClientRect();
+  if (top < outer.top || bottom - top > outer.height) {
+    box.scrollTop -= outer.top - top + VIEW_MARGIN;
+  } else if (bottom > outer.bottom) {
+    box.scrollTop += bottom - outer.bottom + VIEW_MARGIN;
+  }
+}
+
+function focusMessage(box, item) {
+  item.focus({ preventScroll: true });
+  keepInView(box, item);
+}
+
+function controlKey(control) {
+  const name = CONTROL_KEYS.find((key) => control.dataset[key] !== undefined);
+  return name ? `${name}=${control.dataset[name]}` : control.tagName;
+}
+
+/**
+ * Where the focus is in the message list, to be found again after the list
+ * is drawn anew: the message (by id and place) and the control inside it (by
+ * its data attribute, and which of the alike it is).
+ * @param {HTMLElement} box
+ * @returns {object|null} null when the focus is not on a message
+ */
+export function focusSnapshot(box) {
+  const active = document.activeElement;
+  const item = box.contains(active) ? active.closest('article[data-message-id]') : null;
+  if (!item) return null;
+  const snapshot = { id: item.dataset.messageId, index: messagesOf(box).indexOf(item) };
+  if (active !== item) {
+    const key = controlKey(active);
+    const alike = controlsOf(item).filter((control) => controlKey(control) === key);
+    snapshot.control = { key, nth: alike.indexOf(active) };
+  }
+  return snapshot;
+}
+
+/**
+ * Puts the focus back where `focusSnapshot` found it, without scrolling; a
+ * message that is gone hands the focus to the one now in its place.
+ * @param {HTMLElement} box
+ * @param {object|null} snapshot
+ */
+export function restoreFocus(box, snapshot) {
+  if (!snapshot) return;
+  const items = messagesOf(box);
+  const item = items.find((candidate) => candidate.dataset.messageId === snapshot.id);
+  if (!item) {
+    const neighbour = items[Math.min(snapshot.index, items.length - 1)];
+    (neighbour || box).focus({ preventScroll: true });
+    return;
+  }
+  const { control } = snapshot;
+  const alike = control
+    ? controlsOf(item).filter((candidate) => controlKey(candidate) === control.key) : [];
+  const target = alike[control ? control.nth : -1];
+  if (target) {
+    roving.inside = snapshot.id;
+    setInside(item, true);
+    target.focus({ preventScroll: true });
+  } else {
+    item.focus({ preventScroll: true });
+  }
+}
+
+function usable(control) {
+  return !control.disabled && control.getClientRects().length > 0;
+}
+
+/** Control+Home and Control+End leave the feed, as the feed pattern has it. */
+function leaveFeed(box, after) {
+  const stops = [...document.querySelectorAll(CONTROLS)].filter(
+    (el) => el.tabIndex >= 0 && !box.contains(el) && usable(el),
+  );
+  const following = (el) => box.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING;
+  const target = after ? stops.find(following) : stops.filter((el) => !following(el)).at(-1);
+  if (target) target.focus();
+}
+
+async function moveBy(box, item, step, loadOlder) {
+  const items = messagesOf(box);
+  const index = items.indexOf(item);
+  if (index + step >= 0) {
+    focusMessage(box, items[Math.min(index + step, items.length - 1)]);
+    return;
+  }
+  // Above the oldest loaded message, older ones are loaded as scrolling does.
+  const { id } = item.dataset;
+  await loadOlder();
+  const now = messagesOf(box);
+  const at = now.findIndex((candidate) => candidate.dataset.messageId === id);
+  if (at > 0 && document.activeElement === now[at]) focusMessage(box, now[at - 1]);
+}
+
+function onMessageKey(event, box, loadOlder) {
+  const item = event.target.closest('article[data-message-id]');
+  if (!item || event.altKey || event.metaKey || event.shiftKey) return;
+  const onItem = event.target === item;
+  const items = messagesOf(box);
+  const moves = {
+    ArrowUp: () => moveBy(box, item, -1, loadOlder),
+    PageUp: () => moveBy(box, item, -1, loadOlder),
+    ArrowDown: () => moveBy(box, item, 1, loadOlder),
+    PageDown: () => moveBy(box, item, 1, loadOlder),
+    Home: () => focusMessage(box, items[0]),
+    End: () => focusMessage(box, items.at(-1)),
+    Enter: () => {
+      const first = controlsOf(item).find(usable);
+      if (!first) return;
+      setInside(item, true);
+      first.focus();
+    },
+  };
+  let act = null;
+  if (event.ctrlKey) {
+    const edge = { Home: false, End: true }[event.key];
+    if (edge !== undefined) act = () => leaveFeed(box, edge);
+  } else if (onItem) {
+    act = moves[event.key] || null;
+  } else if (event.key === 'Escape') {
+    act = () => item.focus();
+  }
+  if (!act) return;
+  event.preventDefault();
+  Promise.resolve(act()).catch(() => {});
+}
+
+/**
+ * The keyboard in the message list: the arrow keys, Page Up and Page Down
+ * move between messages, Home and End go to the first and the last loaded,
+ * Enter goes into a message's controls (Tab then moves among them) and
+ * Escape comes back to the message; Control+Home and Control+End leave the
+ * list. Controls that appear later (an attachment's, once it is opened)
+ * leave the tab order as well.
+ * @param {HTMLElement} box - the message list
+ * @param {{loadOlder: () => Promise<void>}} page
+ */
+export function bindMessageKeys(box, { loadOlder }) {
+  box.addEventListener('keydown', (event) => onMessageKey(event, box, loadOlder));
+  box.addEventListener('focusin', (event) => {
+    const item = event.target.closest('article[data-message-id]');
+    if (!item) return;
+    roving.id = item.dataset.messageId;
+    roving.inside = event.target === item ? null : roving.id;
+    applyRoving(box);
+  });
+  box.addEventListener('focusout', (event) => {
+    const item = event.target.closest('article[data-message-id]');
+    if (!item || item.contains(event.relatedTarget)) return;
+    if (roving.inside === item.dataset.messageId) roving.inside = null;
+    setInside(item, false);
+    // A control taken away under the focus (an attachment's button, once
+    // pressed) leaves it on its message rather than on the page.
+    const control = event.target;
+    if (event.relatedTarget) return;
+    queueMicrotask(() => {
+      const lost = document.activeElement === document.body || !document.activeElement;
+      if (lost && !control.isConnected && item.isConnected) item.focus({ preventScroll: true });
+    });
+  });
+  new MutationObserver(() => applyRoving(box)).observe(box, { childList: true, subtree: true });
 }
