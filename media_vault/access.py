@@ -16,7 +16,11 @@ NOT_FOUND = "No such file."
 
 
 def member_blobs(user: User, group_id: str, blob_id: str) -> QuerySet[Blob]:
-    if not (GROUP_ID_PATTERN.match(group_id) and BLOB_ID_PATTERN.match(blob_id)):
+    # fullmatch: match() would pass an id followed by anything (a NUL byte,
+    # which PostgreSQL refuses in a query, made that a 500).
+    if not (
+        GROUP_ID_PATTERN.fullmatch(group_id) and BLOB_ID_PATTERN.fullmatch(blob_id)
+    ):
         raise ApiError(404, NOT_FOUND)
     return Blob.objects.filter(
         pk=blob_id,
