@@ -426,7 +426,7 @@ async function moveBy(box, item, step, loadOlder) {
     return;
   }
   // Above the oldest loaded message, older ones are loaded as scrolling does.
-  const { id } = item.dataset;
+  const id = item.dataset.messageId;
   await loadOlder();
   const now = messagesOf(box);
   const at = now.findIndex((candidate) => candidate.dataset.messageId === id);
