@@ -149,6 +149,9 @@ def test_the_message_list_is_one_tab_stop(talk: Conversation) -> None:
 
     feed = page.locator("[data-role=messages]")
     assert feed.get_attribute("role") == "feed"
+    # The keys are told to screen readers with the list.
+    keys = page.locator(f"[id='{feed.get_attribute('aria-describedby')}']")
+    assert "Enter" in keys.inner_text() and "Escape" in keys.inner_text()
     newest = page.locator(f"article[data-message-id='{ids[-1]}']")
     assert newest.get_attribute("aria-posinset") == "5"
     assert newest.get_attribute("aria-setsize") == "5"
