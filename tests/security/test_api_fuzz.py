@@ -6,10 +6,12 @@ The routes are the URL patterns of the ``api`` namespace, read from the URL
 configuration; ``test_every_api_route_has_a_recipe`` fails when one has no
 recipe below, so a new endpoint cannot be left out silently. A recipe names
 the methods a route takes and a valid-looking body for them. The fuzz
-bends that body (a field of the wrong type or missing, extra fields,
-non-object JSON, broken JSON and bytes, other content types), adds odd
-query strings, and sends it as a member whose session passed both login
-steps, with the CSRF token and origin a browser sends.
+bends that body (a field of the wrong type or missing, a value of the
+right type the server must still weigh, extra fields, non-object JSON,
+broken JSON and bytes, bodies over Django's memory limit, other content
+types), adds odd query strings, now and then names a group or blob id with
+something after it, and sends it as a member whose session passed both
+login steps, with the CSRF token and origin a browser sends.
 
 Each example runs in a savepoint that is rolled back, so every example
 starts from the same group. Around the request, every row of every table
@@ -437,7 +439,7 @@ LEAVES = st.one_of(
     # Valid base64 of the wrong length, and base64 in the wrong alphabet.
     st.binary(max_size=48).map(b64),
     st.binary(max_size=48).map(urlsafe),
-    # Long enough to pass every length limit (and still valid base64).
+    # Past each length limit, and still valid base64.
     st.sampled_from([1400, 6000, 70_000]).map(lambda n: "A" * n),
     st.sampled_from(RAW_TOKENS).map(Raw),
 )
@@ -524,6 +526,8 @@ NOT_OBJECTS = st.one_of(
 )
 BODY_KINDS = ["one field"] * 4 + ["one field, right type"] * 3
 BODY_KINDS += ["many fields", "not ASCII", "UTF-16", "not an object", "not JSON"]
+BODY_KINDS += ["larger than Django reads into memory"]
+TOO_LARGE = 600 * 1024
 
 
 @st.composite
@@ -544,6 +548,8 @@ def json_bodies(
         return dumps(draw(bent(valid))).decode("ascii").encode("utf-16")
     if kind == "not an object":
         return dumps(draw(NOT_OBJECTS))
+    if kind.startswith("larger"):
+        return dumps({**valid, "padding": "A" * TOO_LARGE})
     return draw(BROKEN_JSON)
 
 
