@@ -518,6 +518,10 @@ BROKEN_JSON = st.one_of(
             b'{"token": "\xff\xfe"}',
             b'{"state": "away"} trailing',
             b'{"epoch": 1, "epoch": "two"}',
+            # Forms, for the form content types: a file part, many fields.
+            b'--zz\r\nContent-Disposition: form-data; name="f"; filename="x"'
+            b"\r\n\r\nhi\r\n--zz--\r\n",
+            b"&".join(b"f%d=%%00" % n for n in range(1200)),
         ]
     ),
 )
@@ -573,6 +577,8 @@ JSON_TYPES = ["application/json"] * 15 + [
     *("APPLICATION/JSON", "application/json-patch+json", "text/plain", ""),
     *("application/x-www-form-urlencoded", "application/octet-stream"),
     *("multipart/form-data", "multipart/form-data; boundary=zz"),
+    *("application/json; charset=nonsense", "text/plain; charset=utf-32"),
+    "application/x-www-form-urlencoded; charset=utf-16",
 ]
 RAW_TYPES = ["application/octet-stream"] * 6 + ["application/json", "", "image/png"]
 
