@@ -307,6 +307,11 @@ class Publisher:
             return
         health.publish_ok()
 
+    def resume(self) -> None:
+        """End the pauses an earlier failure started: Redis answers again."""
+        self._skip_until = 0.0
+        self._calls_skip_until = 0.0
+
     def _publish_control(self, url: str, message: dict[str, Any]) -> None:
         raw = json.dumps(message).encode()
         try:
@@ -316,6 +321,15 @@ class Publisher:
 
 
 publisher = Publisher()
+
+
+def subscription_recovered() -> None:
+    """The hub is subscribed again, so Redis answers: publishing goes on at
+    once. Otherwise a message posted while the pause of an earlier failed
+    publish ran on would go unpublished, and unnoticed, since the streams
+    are already told the fan-out is live again."""
+    publisher.resume()
+    health.subscription_ok()
 
 
 def publisher_client(url: str) -> redis.Redis:

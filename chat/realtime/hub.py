@@ -420,7 +420,7 @@ class Hub:
     def up(self) -> None:
         self.connected = True
         self.connected_since_failure = True
-        bus.health.subscription_ok()
+        bus.subscription_recovered()
         # Whatever was published before this subscription existed is in
         # storage: every stream here reads it back.
         local.announce(True, resync=True)

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 import redis
@@ -378,6 +378,16 @@ def heard(listener: local.StreamListener, data: str) -> bool:
     )
 
 
+def listens(own_redis: OwnRedis, group_id: str) -> bool:
+    """Whether Redis lists a subscriber of the group's channel."""
+    client = redis.Redis.from_url(own_redis.url)
+    try:
+        counts = client.pubsub_numsub(bus.group_topic(group_id))
+    finally:
+        client.close()
+    return bool(counts and counts[0][1])
+
+
 def run_with_hub(own_redis: OwnRedis, scenario: Callable[..., object]) -> object:
     """Run ``scenario(hub)`` on a hub of its own over ``own_redis``."""
     from chat.realtime.hub import Hub
@@ -627,6 +637,13 @@ def test_groups_the_database_could_not_give_at_a_reconnect_are_read_later(
             subscribed = await wait_for(
                 lambda: bus.group_topic(group) in hub.subscribed, 10
             )
+            # The hub counts a channel once it has asked for it; a typing
+            # event is not stored, so it is sent once Redis lists the hub.
+            # (Under load the publish could overtake the SUBSCRIBE.)
+            for _ in range(500):
+                if await asyncio.to_thread(listens, own_redis, group):
+                    break
+                await asyncio.sleep(0.02)
             await asyncio.to_thread(
                 bus.publish_event, [carol.pk], "typing", '{"t":9}', group=group
             )
@@ -649,3 +666,46 @@ def test_groups_the_database_could_not_give_at_a_reconnect_are_read_later(
         " trying again",
         "read the groups of this process's streams again",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publishing_goes_on_as_soon_as_the_hub_is_back(
+    own_redis: OwnRedis, monkeypatch: pytest.MonkeyPatch, fresh_publisher: None
+) -> None:
+    # A publish fails while Redis is away, which pauses publishing. Redis
+    # comes back and the hub subscribes again, so its streams are told the
+    # fan-out is live. A message posted then must be published, not skipped
+    # because the pause is still running (it was: nothing published it, and
+    # nothing read it back either). The pause is made long so the hub is
+    # surely back before it ends.
+    monkeypatch.setattr(bus, "RETRY_AFTER_SECONDS", 60.0)
+    carol = make_user("carol")[0]
+    group = new_group("owner", carol)
+
+    async def scenario(hub: Any) -> tuple[bool, bool, bool]:
+        listener = local.StreamListener(carol.pk, "s")
+        listener.assign_loop()
+        manager = get_listener_manager()
+        manager.add_listener(listener)
+        try:
+            assert await hub.attach(carol.pk)
+            await asyncio.to_thread(own_redis.stop)
+            assert await wait_for(lambda: not hub.connected)
+            failed = await asyncio.to_thread(
+                bus.publish_event, [carol.pk], "typing", '{"t":1}', group=group
+            )
+            await asyncio.to_thread(own_redis.start)
+            assert await wait_for(lambda: hub.connected, 10)
+            for _ in range(250):
+                if await asyncio.to_thread(listens, own_redis, group):
+                    break
+                await asyncio.sleep(0.02)
+            published = await asyncio.to_thread(
+                bus.publish_event, [carol.pk], "typing", '{"t":2}', group=group
+            )
+            got = await wait_for(lambda: heard(listener, '{"t":2}'))
+            return failed, published, got
+        finally:
+            manager.remove_listener(listener)
+
+    assert run_with_hub(own_redis, scenario) == (False, True, True)
