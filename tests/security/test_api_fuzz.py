@@ -765,6 +765,9 @@ def check_bent_request(
     assert not 300 <= status < 400, outcome.response.get("Location")
     if status < 400:
         event(f"{status}")
+        if (name, method) == ("messages", "POST"):
+            # An accepted message is stored: none is lost.
+            assert "chat.message" in outcome.changed, outcome.response.content
         return
     event(f"{status} {error_message(outcome.response)}")
     upload = (method, request.group, request.variant)
