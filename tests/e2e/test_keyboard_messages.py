@@ -12,6 +12,7 @@ each test opens Alice's page anew.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -339,6 +340,31 @@ def test_moving_up_past_the_oldest_loads_older_messages(
     assert everything[3] == ids[0]
     first = page.locator(f"article[data-message-id='{everything[0]}']")
     assert first.get_attribute("aria-setsize") == "53"
+
+
+# Live regions that hold the conversation: each would read it out anew at
+# every redraw.
+LIVE_AROUND_MESSAGES = """() => [...document.querySelectorAll('[aria-live]')]
+  .filter((region) => region.querySelector('[data-role=messages]')).length"""
+
+
+def test_screen_readers_hear_one_sentence_for_a_new_message(
+    talk: Conversation,
+) -> None:
+    page = talk.open()
+    # Before the change the whole chat section was a polite live region.
+    assert page.evaluate(LIVE_AROUND_MESSAGES) == 0
+    text = talk.bob_says()
+    announcer = page.get_by_test_id("announcer")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=announcer]').textContent",
+        timeout=flows.TIMEOUT_MS,
+    )
+    said = announcer.text_content() or ""
+    # Bob's user name is "bob" and a suffix of the run.
+    assert re.fullmatch(r"New message from bob\w*\.?", said), said
+    assert text not in said
+    assert announcer.get_attribute("aria-live") == "polite"
 
 
 def test_no_page_error_happened(people: dict[str, Person]) -> None:

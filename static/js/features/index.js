@@ -369,13 +369,37 @@ function keepDividerAbove(groupId, added) {
  * @returns {number} how many count as unread
  */
 export function onIncoming(groupId, added) {
-  const count = added.filter(countsAsUnread).length;
+  const fresh = added.filter(countsAsUnread);
+  const count = fresh.length;
   if (groupId === ctx.state.active && document.visibilityState === 'visible') {
     keepDividerAbove(groupId, added);
   }
   const group = ctx.state.groups.get(groupId);
-  if (count && group) notifyNewMessage(groupId, ctx.groupLabel(group), ctx.openGroup);
+  if (count && group) {
+    announce(groupId, ctx.groupLabel(group), fresh);
+    notifyNewMessage(groupId, ctx.groupLabel(group), ctx.openGroup);
+  }
   return count;
+}
+
+/**
+ * Tells screen readers, in one sentence, that messages came from others: who
+ * wrote in the open group, or which other group has new messages (unless it
+ * is muted). The sentence names no message's text.
+ * @param {string} groupId
+ * @param {string} label - the group's name as shown
+ * @param {object[]} fresh - the new entries written by others
+ */
+function announce(groupId, label, fresh) {
+  if (groupId !== ctx.state.active && isMuted(groupId)) return;
+  const senders = [...new Set(fresh.map((entry) => entry.raw.sender_name))];
+  const many = fresh.length === 1 ? 'New message' : `${fresh.length} new messages`;
+  const text = groupId === ctx.state.active
+    ? `${many} from ${senders.join(', ')}`
+    : `${many} in ${label}`;
+  const announcer = el('announcer');
+  // The same sentence twice in a row is read again only if the text changes.
+  announcer.textContent = announcer.textContent === text ? `${text}.` : text;
 }
 
 /**
