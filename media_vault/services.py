@@ -198,7 +198,7 @@ def read_blob_ids(data: dict[str, Any]) -> list[str]:
         raise ApiError(
             400, f"Field blobs must be a list of at most {MAX_BLOBS_PER_MESSAGE} ids."
         )
-    if not all(isinstance(i, str) and BLOB_ID_PATTERN.match(i) for i in ids):
+    if not all(isinstance(i, str) and BLOB_ID_PATTERN.fullmatch(i) for i in ids):
         raise BlobsNotAttachable
     if len(set(ids)) != len(ids):
         raise BlobsNotAttachable

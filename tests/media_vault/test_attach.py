@@ -182,3 +182,12 @@ def test_deleting_a_group_shreds_its_files(
         Group.objects.filter(pk=group_id).delete()
     assert Blob.objects.count() == 0
     assert files_under(blob_settings) == []
+
+
+@pytest.mark.parametrize("tail", ["\n", "\x00", " "])
+def test_a_blob_id_with_anything_after_it_is_not_an_id(tail: str) -> None:
+    # The shape check took an id followed by a line break for an id ("$"
+    # also matches before a final newline); the lookup then refused it.
+    with pytest.raises(services.BlobsNotAttachable):
+        services.read_blob_ids({"blobs": ["A" * 32 + tail]})
+    assert services.read_blob_ids({"blobs": ["A" * 32]}) == ["A" * 32]
