@@ -13,7 +13,9 @@ Pairs (docs/benchmarks.md has the targets and the last results):
 latency  send-to-receive p50/p99 with 50 and 500 streams on two workers,
          against a minimal raw-ASGI relay on the same Redis; raw Redis
          publish-to-receive as the floor; for context, the same relay
-         committing each message to PostgreSQL before it publishes
+         committing each message to PostgreSQL before it publishes, and
+         the Django floor (a bare Django view storing one message, then
+         publishing it to the relay's streams)
 memory   resident memory per idle stream at 2000 streams, against the relay
          app's streams; a plain Django streaming response for context
 posts    message posts per second through the API, against a bare async
