@@ -342,6 +342,50 @@ def test_moving_up_past_the_oldest_loads_older_messages(
     assert first.get_attribute("aria-setsize") == "53"
 
 
+# The contrast between the focused message's ring and the list behind it
+# (WCAG's relative luminance; a focus indicator needs 3:1).
+RING_CONTRAST = """() => {
+  const parse = (text) => {
+    const probe = document.createElement('canvas').getContext('2d');
+    probe.fillStyle = text;
+    probe.fillRect(0, 0, 1, 1);
+    return [...probe.getImageData(0, 0, 1, 1).data];
+  };
+  const over = (top, bottom) => top.slice(0, 3).map(
+    (c, i) => c * (top[3] / 255) + bottom[i] * (1 - top[3] / 255));
+  const luminance = (rgb) => {
+    const [r, g, b] = rgb.map((c) => {
+      const v = c / 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const box = document.querySelector('[data-role=messages]');
+  let back = [255, 255, 255, 255];
+  for (let el = box; el; el = el.parentElement) {
+    const color = parse(getComputedStyle(el).backgroundColor);
+    if (color[3] > 0) { back = color; break; }
+  }
+  if (back[3] === 0) back = parse(getComputedStyle(document.body).backgroundColor);
+  const ring = over(parse(getComputedStyle(document.activeElement).outlineColor), back);
+  const [a, b] = [luminance(ring), luminance(back.slice(0, 3))].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}"""
+
+
+def test_the_focus_ring_stands_out_in_both_themes(talk: Conversation) -> None:
+    page = talk.open()
+    for theme in ("light", "dark"):
+        page.evaluate(
+            "(theme) => document.documentElement.setAttribute('data-bs-theme', theme)",
+            theme,
+        )
+        tab_into_list(page)
+        assert focus(page)["onMessage"]
+        contrast = page.evaluate(RING_CONTRAST)
+        assert contrast >= 3, (theme, contrast)
+
+
 # Live regions that hold the conversation: each would read it out anew at
 # every redraw.
 LIVE_AROUND_MESSAGES = """() => [...document.querySelectorAll('[aria-live]')]
