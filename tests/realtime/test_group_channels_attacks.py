@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -378,6 +379,31 @@ def heard(listener: local.StreamListener, data: str) -> bool:
     )
 
 
+@contextmanager
+def listening(user_id: int) -> Iterator[local.StreamListener]:
+    """A listener of the user's streams, on the running loop, for the block."""
+    listener = local.StreamListener(user_id, "s")
+    listener.assign_loop()
+    manager = get_listener_manager()
+    manager.add_listener(listener)
+    try:
+        yield listener
+    finally:
+        manager.remove_listener(listener)
+
+
+async def until_listed(own_redis: OwnRedis, group_id: str) -> None:
+    """Wait (up to 5 s) until Redis lists a subscriber of the group's channel.
+
+    The hub counts a channel as subscribed once it has asked for it; an
+    event that is not stored (typing) is only heard once Redis has it too.
+    """
+    for _ in range(250):
+        if await asyncio.to_thread(listens, own_redis, group_id):
+            return
+        await asyncio.sleep(0.02)
+
+
 def listens(own_redis: OwnRedis, group_id: str) -> bool:
     """Whether Redis lists a subscriber of the group's channel."""
     client = redis.Redis.from_url(own_redis.url)
@@ -434,36 +460,32 @@ def test_a_join_heard_while_a_resync_reads_the_groups_is_kept(
         return found
 
     async def scenario(hub: hub_module.Hub) -> tuple[bool, bool, set[str], bool]:
-        listener = local.StreamListener(carol.pk, "s")
-        listener.assign_loop()
-        manager = get_listener_manager()
-        manager.add_listener(listener)
-        try:
-            assert await hub.attach(carol.pk)
-            monkeypatch.setattr(hub_module, "groups_of", slow)
-            hub.control({"op": "resync"})
-            assert await asyncio.to_thread(read_done.wait, 5)
-            # The join commits; its control message reaches the hub.
-            await asyncio.to_thread(
-                Membership.objects.create, group_id=second, user=carol
-            )
-            topic = bus.group_topic(second)
-            joined = await wait_for(lambda: topic in hub.subscribed)
-            release.set()
-            await wait_for(lambda: not hub.background)
-            await asyncio.sleep(0.3)
-            await asyncio.to_thread(
-                bus.publish_event, [carol.pk], "typing", '{"t":2}', group=second
-            )
-            return (
-                joined,
-                await wait_for(lambda: heard(listener, '{"t":2}')),
-                set(hub.user_groups.get(carol.pk, set())),
-                not hub.catch_up,
-            )
-        finally:
-            release.set()
-            manager.remove_listener(listener)
+        with listening(carol.pk) as listener:
+            try:
+                assert await hub.attach(carol.pk)
+                monkeypatch.setattr(hub_module, "groups_of", slow)
+                hub.control({"op": "resync"})
+                assert await asyncio.to_thread(read_done.wait, 5)
+                # The join commits; its control message reaches the hub.
+                await asyncio.to_thread(
+                    Membership.objects.create, group_id=second, user=carol
+                )
+                topic = bus.group_topic(second)
+                joined = await wait_for(lambda: topic in hub.subscribed)
+                release.set()
+                await wait_for(lambda: not hub.background)
+                await asyncio.sleep(0.3)
+                await asyncio.to_thread(
+                    bus.publish_event, [carol.pk], "typing", '{"t":2}', group=second
+                )
+                return (
+                    joined,
+                    await wait_for(lambda: heard(listener, '{"t":2}')),
+                    set(hub.user_groups.get(carol.pk, set())),
+                    not hub.catch_up,
+                )
+            finally:
+                release.set()
 
     result = run_with_hub(own_redis, scenario)
     assert result == (True, True, {first, second}, True)
@@ -547,39 +569,36 @@ def test_the_database_failing_as_streams_open_leaves_the_hub_working(
     monkeypatch.setattr(hub_module, "groups_of", failing_once)
 
     async def scenario(hub: hub_module.Hub) -> tuple[list[str], bool, bool]:
-        listener = local.StreamListener(carol.pk, "s")
-        listener.assign_loop()
-        manager = get_listener_manager()
-        manager.add_listener(listener)
-        try:
-            first = asyncio.ensure_future(hub.attach(carol.pk))
-            await wait_for(lambda: carol.pk in hub.loading)
-            loading = hub.loading[carol.pk]
-            third: list[asyncio.Future[bool]] = []
-            # The third stream starts between the two failing ones' wake-ups.
-            loading.add_done_callback(
-                lambda _: third.append(asyncio.ensure_future(hub.attach(carol.pk)))
-            )
-            second = asyncio.ensure_future(hub.attach(carol.pk))
-            await asyncio.sleep(0.05)
-            release.set()
-            outcomes = []
-            for task in (first, second):
-                try:
-                    await task
-                    outcomes.append("opened")
-                except OperationalError:
-                    outcomes.append("failed")
-            assert await wait_for(lambda: bool(third))
-            live = await third[0]
-            await asyncio.to_thread(
-                bus.publish_event, [carol.pk], "typing", '{"t":3}', group=group
-            )
-            got = await wait_for(lambda: heard(listener, '{"t":3}'))
-            return [*outcomes, str(live)], got, hub.counts == {carol.pk: 1}
-        finally:
-            release.set()
-            manager.remove_listener(listener)
+        with listening(carol.pk) as listener:
+            try:
+                first = asyncio.ensure_future(hub.attach(carol.pk))
+                await wait_for(lambda: carol.pk in hub.loading)
+                loading = hub.loading[carol.pk]
+                third: list[asyncio.Future[bool]] = []
+                # The third stream starts between the two failing ones'
+                # wake-ups.
+                loading.add_done_callback(
+                    lambda _: third.append(asyncio.ensure_future(hub.attach(carol.pk)))
+                )
+                second = asyncio.ensure_future(hub.attach(carol.pk))
+                await asyncio.sleep(0.05)
+                release.set()
+                outcomes = []
+                for task in (first, second):
+                    try:
+                        await task
+                        outcomes.append("opened")
+                    except OperationalError:
+                        outcomes.append("failed")
+                assert await wait_for(lambda: bool(third))
+                live = await third[0]
+                await asyncio.to_thread(
+                    bus.publish_event, [carol.pk], "typing", '{"t":3}', group=group
+                )
+                got = await wait_for(lambda: heard(listener, '{"t":3}'))
+                return [*outcomes, str(live)], got, hub.counts == {carol.pk: 1}
+            finally:
+                release.set()
 
     assert run_with_hub(own_redis, scenario) == (
         ["failed", "failed", "True"],
@@ -618,40 +637,30 @@ def test_groups_the_database_could_not_give_at_a_reconnect_are_read_later(
     monkeypatch.setattr(hub_module, "groups_of", flaky)
 
     async def scenario(hub: hub_module.Hub) -> tuple[bool, int, bool, bool]:
-        listener = local.StreamListener(carol.pk, "s")
-        listener.assign_loop()
-        manager = get_listener_manager()
-        manager.add_listener(listener)
-        try:
-            assert await hub.attach(carol.pk)
-            down.set()
-            await asyncio.to_thread(own_redis.stop)
-            assert await wait_for(lambda: not hub.connected)
-            group = await asyncio.to_thread(new_group, "owner", carol)
-            await asyncio.to_thread(own_redis.start)
-            assert await wait_for(lambda: hub.connected, 10)
-            # Several reads fail while the database stays away.
-            assert await wait_for(lambda: len(failed) >= 3, 10)
-            known_while_down = group in hub.user_groups[carol.pk]
-            down.clear()
-            subscribed = await wait_for(
-                lambda: bus.group_topic(group) in hub.subscribed, 10
-            )
-            # The hub counts a channel once it has asked for it; a typing
-            # event is not stored, so it is sent once Redis lists the hub.
-            # (Under load the publish could overtake the SUBSCRIBE.)
-            for _ in range(500):
-                if await asyncio.to_thread(listens, own_redis, group):
-                    break
-                await asyncio.sleep(0.02)
-            await asyncio.to_thread(
-                bus.publish_event, [carol.pk], "typing", '{"t":9}', group=group
-            )
-            got = await wait_for(lambda: heard(listener, '{"t":9}'))
-            return known_while_down, len(failed), subscribed, got
-        finally:
-            down.clear()
-            manager.remove_listener(listener)
+        with listening(carol.pk) as listener:
+            try:
+                assert await hub.attach(carol.pk)
+                down.set()
+                await asyncio.to_thread(own_redis.stop)
+                assert await wait_for(lambda: not hub.connected)
+                group = await asyncio.to_thread(new_group, "owner", carol)
+                await asyncio.to_thread(own_redis.start)
+                assert await wait_for(lambda: hub.connected, 10)
+                # Several reads fail while the database stays away.
+                assert await wait_for(lambda: len(failed) >= 3, 10)
+                known_while_down = group in hub.user_groups[carol.pk]
+                down.clear()
+                subscribed = await wait_for(
+                    lambda: bus.group_topic(group) in hub.subscribed, 10
+                )
+                await until_listed(own_redis, group)
+                await asyncio.to_thread(
+                    bus.publish_event, [carol.pk], "typing", '{"t":9}', group=group
+                )
+                got = await wait_for(lambda: heard(listener, '{"t":9}'))
+                return known_while_down, len(failed), subscribed, got
+            finally:
+                down.clear()
 
     with caplog.at_level(logging.WARNING, logger=hub_module.log.name):
         outcome = run_with_hub(own_redis, scenario)
@@ -683,11 +692,7 @@ def test_publishing_goes_on_as_soon_as_the_hub_is_back(
     group = new_group("owner", carol)
 
     async def scenario(hub: Any) -> tuple[bool, bool, bool]:
-        listener = local.StreamListener(carol.pk, "s")
-        listener.assign_loop()
-        manager = get_listener_manager()
-        manager.add_listener(listener)
-        try:
+        with listening(carol.pk) as listener:
             assert await hub.attach(carol.pk)
             await asyncio.to_thread(own_redis.stop)
             assert await wait_for(lambda: not hub.connected)
@@ -696,16 +701,11 @@ def test_publishing_goes_on_as_soon_as_the_hub_is_back(
             )
             await asyncio.to_thread(own_redis.start)
             assert await wait_for(lambda: hub.connected, 10)
-            for _ in range(250):
-                if await asyncio.to_thread(listens, own_redis, group):
-                    break
-                await asyncio.sleep(0.02)
+            await until_listed(own_redis, group)
             published = await asyncio.to_thread(
                 bus.publish_event, [carol.pk], "typing", '{"t":2}', group=group
             )
             got = await wait_for(lambda: heard(listener, '{"t":2}'))
             return failed, published, got
-        finally:
-            manager.remove_listener(listener)
 
     assert run_with_hub(own_redis, scenario) == (False, True, True)
