@@ -241,9 +241,16 @@ class Bench:
             DJANGO_SETTINGS_MODULE="bench.bare.settings",
             HW_BENCH_REDIS_URL=self.redis.url,
         )
+        async_floor = self.server(
+            "bench.bare.asgi:application",
+            "latency-bare-async",
+            DJANGO_SETTINGS_MODULE="bench.bare.settings",
+            HW_BENCH_REDIS_URL=self.redis.url,
+        )
         for size in (50, 500):
-            await self.latency_at(size, product, relay, floor)
+            await self.latency_at(size, product, relay, floor, async_floor)
         self.stop(floor)
+        self.stop(async_floor)
         round_trips = await self.redis_floor()
         self.notes.append(
             "Raw Redis publish→receive (the floor): "
@@ -254,7 +261,12 @@ class Bench:
             self.stop(server)
 
     async def latency_at(
-        self, size: int, product: list[Server], relay: list[Server], floor: Server
+        self,
+        size: int,
+        product: list[Server],
+        relay: list[Server],
+        floor: Server,
+        async_floor: Server,
     ) -> None:
         """``size`` streams on each subject, spread over its two workers; a
         group of 50 readers (one stream each at 50, ten each at 500).
@@ -302,6 +314,8 @@ class Bench:
         relay_sender = HttpConnection(relay[0].port)
         floor_sender = HttpConnection(floor.port)
         floor_path = f"/bare/{group}/relay?sender={self.user_id('u50')}"
+        async_sender = HttpConnection(async_floor.port)
+        async_path = f"/bare/{group}/relay-async?sender={self.user_id('u50')}"
 
         answered: list[float] = []
 
@@ -329,6 +343,12 @@ class Bench:
             status, _ = await floor_sender.request("POST", floor_path, body)
             if status != 201:
                 raise RuntimeError(f"a bare Django post answered {status}")
+
+        async def send_async_floor(token: str) -> None:
+            body = json.dumps(sealed(base64.b64decode(token))).encode()
+            status, _ = await async_sender.request("POST", async_path, body)
+            if status != 201:
+                raise RuntimeError(f"an async bare Django post answered {status}")
 
         p50 = Pair(f"send→receive p50, {size} streams", "ms", target="≤ 2x")
         p99 = Pair(f"send→receive p99, {size} streams", "ms", target="≤ 3x")
@@ -358,11 +378,22 @@ class Bench:
             "ms",
             target="(Django floor)",
         )
+        a50 = Pair(
+            f"send→receive p50, {size} streams, all-async Django floor vs relay",
+            "ms",
+            target="(Django floor)",
+        )
+        a99 = Pair(
+            f"send→receive p99, {size} streams, all-async Django floor vs relay",
+            "ms",
+            target="(Django floor)",
+        )
         senders = (
             ("product", send_product, "product"),
             ("relay", send_relay, "relay"),
             ("stored", send_stored, "relay"),
             ("floor", send_floor, "relay"),
+            ("async", send_async_floor, "relay"),
         )
         for round_number in range(self.rounds):
             progress(f"latency round {round_number + 1} at {size} streams")
@@ -386,6 +417,8 @@ class Bench:
                         (f99, fanout, 0.99, "baseline"),
                         (d50, total, 0.5, "baseline"),
                         (d99, total, 0.99, "baseline"),
+                        (a50, total, 0.5, "baseline"),
+                        (a99, total, 0.99, "baseline"),
                     ],
                     "stored": [
                         (s50, total, 0.5, "baseline"),
@@ -395,10 +428,14 @@ class Bench:
                         (d50, total, 0.5, "subject"),
                         (d99, total, 0.99, "subject"),
                     ],
+                    "async": [
+                        (a50, total, 0.5, "subject"),
+                        (a99, total, 0.99, "subject"),
+                    ],
                 }[name]
                 for pair, samples, q, side in taken:
                     getattr(pair, side).append(quantile(samples, q) * 1000)
-        self.pairs += [p50, p99, f50, f99, s50, s99, d50, d99]
+        self.pairs += [p50, p99, f50, f99, s50, s99, d50, d99, a50, a99]
         watcher.cancel()
         self.notes.append(
             f"At {size} streams a post's own answer took "
@@ -408,6 +445,7 @@ class Bench:
         await sender.close()
         await relay_sender.close()
         await floor_sender.close()
+        await async_sender.close()
         await close_streams(streams)
 
     async def latency_round(

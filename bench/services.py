@@ -236,6 +236,11 @@ class Server:
                 "--no-access-log",
                 "--timeout-graceful-shutdown",
                 "1",
+                # The load generator keeps one connection per sender across
+                # rounds of the other subjects, which can last longer than
+                # uvicorn's default of 5 s.
+                "--timeout-keep-alive",
+                "300",
                 "--log-level",
                 "warning",
             ],

@@ -77,6 +77,54 @@ def store_and_relay(request: HttpRequest, group_id: str) -> HttpResponse:
     return JsonResponse({"id": message.id}, status=201)
 
 
+# The all-async floor's own connections, one per process.
+async_store: Any = None
+async_publisher: Any = None
+async_lock = asyncio.Lock()
+
+
+@csrf_exempt
+async def store_and_relay_async(request: HttpRequest, group_id: str) -> HttpResponse:
+    """``store_and_relay`` without a thread: the same row written by one SQL
+    INSERT on an asynchronous psycopg connection (no ORM), then an
+    asynchronous publish; Django's own ASGI handler, no middleware."""
+    global async_store, async_publisher
+    import psycopg
+    import redis.asyncio as aioredis
+    from django.db import connection
+
+    fields = message_fields(request)
+    async with async_lock:
+        if async_store is None:
+            params = connection.get_connection_params()
+            params.pop("cursor_factory", None)
+            params.pop("context", None)
+            params.pop("pool", None)
+            async_store = await psycopg.AsyncConnection.connect(
+                **params, autocommit=True
+            )
+            async_publisher = aioredis.Redis.from_url(os.environ["HW_BENCH_REDIS_URL"])
+        try:
+            cursor = await async_store.execute(
+                "INSERT INTO chat_message (group_id, sender_id, epoch, ciphertext,"
+                " nonce, tag, created_at, expires_at) VALUES (%s, %s, %s, %s, %s,"
+                " %s, now(), now() + interval '7 days') RETURNING id",
+                (
+                    group_id,
+                    fields["sender_id"],
+                    fields["epoch"],
+                    fields["ciphertext"],
+                    fields["nonce"],
+                    fields["tag"],
+                ),
+            )
+        except psycopg.errors.UniqueViolation:
+            return JsonResponse({"error": "nonce"}, status=409)
+        row = await cursor.fetchone()
+    await async_publisher.publish(RELAY_CHANNEL, base64.b64encode(fields["nonce"]))
+    return JsonResponse({"id": row[0]}, status=201)
+
+
 async def history(request: HttpRequest, group_id: str) -> HttpResponse:
     """The product's history query (a page before a cursor), as JSON."""
     rows = Message.objects.filter(group_id=group_id, expires_at__gt=timezone.now())
@@ -106,6 +154,7 @@ urlpatterns = [
     path("", alive),
     path("bare/<str:group_id>/messages", post_message),
     path("bare/<str:group_id>/relay", store_and_relay),
+    path("bare/<str:group_id>/relay-async", store_and_relay_async),
     path("bare/<str:group_id>/history", history),
     path("bare/events", stream),
 ]
