@@ -19,6 +19,10 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import User
 from accounts.session_tracking import ROW, end_session
 from hashwhisper import holdings
+from hashwhisper.errors import error_response
+
+THIS_SESSION = "This is the session you are using. Log out to end it."
+NO_SUCH_SESSION = "No such session. It may have ended already."
 
 
 def signed_in_user(request: HttpRequest) -> User:
@@ -81,8 +85,11 @@ def _stamp(moment: datetime) -> str:
 def end_other_session(request: HttpRequest, row_id: int) -> HttpResponse:
     user = signed_in_user(request)
     # Ending the current session is what "Log out" is for.
-    if row_id != request.session.get(ROW):
-        end_session(user, row_id)
+    if row_id == request.session.get(ROW):
+        return error_response(request, 400, THIS_SESSION)
+    # Someone else's session is answered like one that does not exist.
+    if not end_session(user, row_id):
+        return error_response(request, 404, NO_SUCH_SESSION)
     return redirect(reverse("privacy:page") + "?ended=1")
 
 
