@@ -4,7 +4,13 @@ The pages name the problem in one sentence and nothing else: no traceback,
 no setting, no echo of the path (which may hold an invitation secret).
 """
 
+from django.core.exceptions import (
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.template import loader
 
@@ -49,10 +55,24 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return error_response(request, 404)
 
 
+# Bodies Django refuses to read, named in the answer: "Bad request." alone
+# does not tell a person that the form, not the server, was the trouble.
+UNREADABLE_BODIES: tuple[tuple[type[Exception], str], ...] = (
+    (RequestDataTooBig, "The form sent more data than this server accepts."),
+    (TooManyFieldsSent, "The form sent more fields than this server accepts."),
+    (TooManyFilesSent, "The form sent more files than this server accepts."),
+    (MultiPartParserError, "The form data could not be read."),
+)
+
+
 def bad_request(
     request: HttpRequest, exception: Exception | None = None
 ) -> HttpResponse:
-    return error_response(request, 400)
+    message = next(
+        (text for kind, text in UNREADABLE_BODIES if isinstance(exception, kind)),
+        None,
+    )
+    return error_response(request, 400, message)
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
