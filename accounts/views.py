@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -44,6 +44,16 @@ def safe_next(request: HttpRequest, candidate: str | None) -> str:
     return ""
 
 
+def posted(request: HttpRequest) -> QueryDict | None:
+    """The form data of a POST, even when it holds no fields at all.
+
+    ``request.POST or None`` would leave a POST with no form fields (a JSON
+    body, or every field sent as a file) with an unbound form, which shows
+    no error; a bound empty form says which fields are missing.
+    """
+    return request.POST if request.method == "POST" else None
+
+
 def finish_redirect(request: HttpRequest, next_url: str) -> HttpResponseRedirect:
     return redirect(next_url or reverse("chat:home"))
 
@@ -68,7 +78,7 @@ def refused_page(
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
     next_url = safe_next(request, request.GET.get("next") or request.POST.get("next"))
-    form = RegistrationForm(request.POST or None)
+    form = RegistrationForm(posted(request))
     context = {"form": form, "next": next_url}
     if request.method == "POST":
         try:
@@ -101,7 +111,7 @@ def login_password(request: HttpRequest) -> HttpResponse:
     next_url = safe_next(request, request.GET.get("next") or request.POST.get("next"))
     if request.user.is_authenticated and getattr(request.user, "is_verified", bool)():
         return finish_redirect(request, next_url)
-    form = LoginForm(request.POST or None)
+    form = LoginForm(posted(request))
     context = {"form": form, "next": next_url}
     if request.method == "POST" and form.is_valid():
         try:
@@ -155,13 +165,13 @@ def _second_step(
 @sensitive_post_parameters("code")
 @require_http_methods(["GET", "POST"])
 def login_code(request: HttpRequest) -> HttpResponse:
-    return _second_step(request, CodeForm(request.POST or None), "accounts/code.html")
+    return _second_step(request, CodeForm(posted(request)), "accounts/code.html")
 
 
 @sensitive_post_parameters("code")
 @require_http_methods(["GET", "POST"])
 def login_recovery(request: HttpRequest) -> HttpResponse:
-    form = RecoveryCodeForm(request.POST or None)
+    form = RecoveryCodeForm(posted(request))
     return _second_step(request, form, "accounts/recovery.html")
 
 
@@ -174,7 +184,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
     if services.confirmed_device(user) is not None:
         return redirect("accounts:code")
     device = services.enrolment_device(user)
-    form = CodeForm(request.POST or None)
+    form = CodeForm(posted(request))
     context = {
         "form": form,
         "qr_svg": services.totp_qr_svg(device),
@@ -306,7 +316,7 @@ def new_authenticator(request: HttpRequest) -> HttpResponse:
     if time.time() - since > settings.HASHWHISPER_PENDING_LOGIN_SECONDS:
         return redirect("accounts:security")
     device = services.enrolment_device(user)
-    form = CodeForm(request.POST or None)
+    form = CodeForm(posted(request))
     context = {
         "form": form,
         "qr_svg": services.totp_qr_svg(device),
