@@ -78,7 +78,6 @@ pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "a different passphrase 77"
 EXAMPLES_POST = 30
 EXAMPLES_GET = 60
-ROLES = ("anonymous", "pending", "enrolling", "verified", "resetting")
 LOGIN = "/accounts/login/"
 CODE_PAGE = "/accounts/login/code/"
 ENROL = "/accounts/totp/enrol/"
@@ -112,8 +111,8 @@ class World:
     rows: dict[str, int]
 
     def new_device(self) -> TOTPDevice:
-        device = TOTPDevice.objects.get(user=self.alice, confirmed=False)
-        return device
+        """The authenticator Alice is setting up in her "resetting" session."""
+        return TOTPDevice.objects.get(user=self.alice, confirmed=False)
 
 
 def token_of(client: SecureClient, path: str) -> str:
