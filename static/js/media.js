@@ -72,6 +72,22 @@ export function mediaKind(mime) {
 
 const isSize = (value) => Number.isSafeInteger(value) && value >= 0;
 
+// Bidi embeddings, overrides, isolates and marks. In a file name they turn
+// part of it around: "invoice\u202efdp.exe" shows as "invoiceexe.pdf".
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+// Longest voice note or video length shown; a longer claim is not shown.
+const MAX_SHOWN_DURATION_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * A file name as it is shown and saved: without bidi controls, so that what
+ * people read is the name in its real order, extension included.
+ * @param {string} name
+ * @returns {string}
+ */
+export function shownName(name) {
+  return String(name).replace(BIDI_CONTROLS, '') || 'file';
+}
+
 /**
  * Whether an opened message document describes a file, with every field well formed.
  * @param {*} doc
@@ -388,7 +404,9 @@ async function sendFiles(files) {
 
 function metaLine(doc) {
   const parts = [doc.blob.mime, formatSize(doc.blob.size)];
-  if (doc.duration) parts.push(formatDuration(doc.duration));
+  if (doc.duration && doc.duration <= MAX_SHOWN_DURATION_MS) {
+    parts.push(formatDuration(doc.duration));
+  }
   return parts.join(' · ');
 }
 
@@ -404,6 +422,11 @@ class AttachmentView {
     this.element.dataset.kind = mediaKind(this.doc.blob.mime);
     this.element.dataset.testid = 'attachment';
     this.idle();
+  }
+
+  /** The file's name as shown and saved (see shownName). */
+  get name() {
+    return shownName(this.doc.blob.name);
   }
 
   url(blob) {
@@ -434,7 +457,7 @@ class AttachmentView {
     if (!inlineKind('image/jpeg', bytes)) return null;
     const img = document.createElement('img');
     img.className = 'hw-att-thumb';
-    img.alt = `Preview of ${this.doc.blob.name}`;
+    img.alt = `Preview of ${this.name}`;
     img.src = this.url(new Blob([bytes], { type: 'image/jpeg' }));
     return img;
   }
@@ -444,7 +467,7 @@ class AttachmentView {
     info.className = 'hw-att-info';
     const name = document.createElement('span');
     name.className = 'hw-att-name text-truncate';
-    name.textContent = this.doc.blob.name;
+    name.textContent = this.name;
     const meta = document.createElement('span');
     meta.className = 'hw-att-meta small';
     meta.textContent = metaLine(this.doc);
@@ -471,7 +494,7 @@ class AttachmentView {
     bar.max = 1;
     bar.value = 0;
     bar.dataset.testid = 'download-progress';
-    bar.setAttribute('aria-label', `Opening ${this.doc.blob.name}`);
+    bar.setAttribute('aria-label', `Opening ${this.name}`);
     const cancel = document.createElement('button');
     cancel.type = 'button';
     cancel.className = 'btn btn-sm btn-link';
@@ -513,7 +536,7 @@ class AttachmentView {
     const media = document.createElement(kind === 'image' ? 'img' : kind);
     media.className = `hw-att-${kind}`;
     media.dataset.testid = `attachment-${kind}`;
-    if (kind === 'image') media.alt = this.doc.blob.name;
+    if (kind === 'image') media.alt = this.name;
     else media.controls = true;
     media.addEventListener('error', () => {
       this.setState('unplayable', this.info(), this.note('This file cannot be shown here.'),
@@ -529,7 +552,7 @@ class AttachmentView {
     link.dataset.testid = 'attachment-download';
     // An octet-stream blob with the download attribute is saved, never opened.
     link.href = this.url(plain.slice(0, plain.size, 'application/octet-stream'));
-    link.download = this.doc.blob.name;
+    link.download = this.name;
     link.append(icon('fa-download'), ' Save');
     return link;
   }
