@@ -212,6 +212,33 @@ def test_a_text_full_of_link_punctuation_does_not_freeze_the_page(
     assert longest < 2000, f"the page froze for {longest:.0f} ms"
 
 
+def test_links_show_what_the_copy_button_copies(room: Room) -> None:
+    page = room.victim.page
+    # Shown as ".../bank.example": a right-to-left override turns the rest
+    # of the link around, while the copy button would copy the other order.
+    body = "pay here https://evil.example/\u202eelpmaxe.knab\u202c/ today"
+    room.post_docs(text_doc(body))
+    bubble = page.locator(".hw-msg-theirs .hw-msg-body", has_text="pay here")
+    bubble.wait_for(timeout=T)
+    links = bubble.evaluate(
+        """(body) => [...body.querySelectorAll('.hw-link')].map((span) => ({
+          text: span.textContent, dir: span.dir,
+          copy: span.nextElementSibling.dataset.copy,
+        }))"""
+    )
+    assert links, "the link is not shown as a link"
+    for link in links:
+        assert link["copy"] == link["text"]
+        assert link["dir"] == "ltr"
+        assert not any(
+            0x202A <= ord(c) <= 0x202E
+            or 0x2066 <= ord(c) <= 0x2069
+            or c in "\u200b\u200e\u200f\u061c\ufeff"
+            for c in link["text"]
+        )
+    assert_still_works(room)
+
+
 def test_file_documents_with_bogus_fields(room: Room) -> None:
     page = room.victim.page
     blob = {"name": "", "mime": "image/png", "size": 10, "chunk": 1 << 20}

@@ -6,8 +6,11 @@
  */
 
 // A link is http(s):// or www. up to the next space; trailing punctuation
-// that usually ends the sentence is left outside.
-const LINK = /\b(?:https?:\/\/|www\.)[^\s<>"']+/giu;
+// that usually ends the sentence is left outside. Invisible format
+// characters (bidi overrides and isolates, zero-width marks) also end it:
+// inside a link they would show one address while the copy button copies
+// another.
+const LINK = /\b(?:https?:\/\/|www\.)[^\s<>"'\p{Cf}]+/giu;
 const TRAILING = /[.,;:!?)\]}'"]+$/u;
 const EMOJI_PART = new RegExp(
   '^(?:\\p{Extended_Pictographic}|\\p{Emoji_Modifier}|\\p{Regional_Indicator}'
@@ -34,6 +37,9 @@ function copyButton(link) {
 function linkNode(link) {
   const span = document.createElement('span');
   span.className = 'hw-link';
+  // Isolated and left to right: a right-to-left override in the text before
+  // it cannot turn the address around.
+  span.dir = 'ltr';
   span.textContent = link;
   return span;
 }
