@@ -212,6 +212,45 @@ def test_a_text_full_of_link_punctuation_does_not_freeze_the_page(
     assert longest < 2000, f"the page froze for {longest:.0f} ms"
 
 
+def test_reactions_are_single_emoji(room: Room) -> None:
+    page = room.victim.page
+    mine = f"react to this {secrets.token_hex(4)}"
+    flows.send(page, mine)
+    target = int(
+        page.locator(".hw-msg-mine", has_text=mine).get_attribute("data-message-id")
+        or 0
+    )
+
+    def reaction(emoji: str) -> dict[str, Any]:
+        return {
+            "v": 1,
+            "type": "reaction",
+            "target": target,
+            "emoji": emoji,
+            "op": "add",
+        }
+
+    fake = ["✅ admin verified", "👍 41", "\u202e👍", "👍👍", "a", "1", "👍\u200b"]
+    real = [
+        "👍",
+        "👨‍👩‍👧",
+        "🇫🇷",
+        "1️⃣",
+        "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f",
+    ]
+    room.post_docs(*(reaction(emoji) for emoji in fake + real))
+    message = page.locator(".hw-msg-mine", has_text=mine)
+    chips = message.locator(".hw-reaction-emoji")
+    page.wait_for_function(
+        """([id, count]) => document.querySelectorAll(
+          `[data-message-id="${id}"] .hw-reaction-emoji`).length >= count""",
+        arg=[target, len(real)],
+        timeout=T,
+    )
+    assert_still_works(room)
+    assert sorted(chips.all_inner_texts()) == sorted(real)
+
+
 def test_links_show_what_the_copy_button_copies(room: Room) -> None:
     page = room.victim.page
     # Shown as ".../bank.example": a right-to-left override turns the rest

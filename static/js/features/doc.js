@@ -12,6 +12,8 @@
  * @module features/doc
  */
 
+import { isOneEmoji } from './text.js';
+
 /** Longest message text, in UTF-16 units; the composer enforces the same. */
 export const MAX_BODY = 8000;
 const MAX_EMOJI = 32;
@@ -39,7 +41,7 @@ export function isValidDocument(doc) {
       return isBody(doc.body) && isId(doc.reply_to);
     case 'reaction':
       return isId(doc.target) && typeof doc.emoji === 'string'
-        && doc.emoji.length > 0 && doc.emoji.length <= MAX_EMOJI
+        && doc.emoji.length <= MAX_EMOJI && isOneEmoji(doc.emoji)
         && (doc.op === 'add' || doc.op === 'remove');
     case 'edit':
       return isBody(doc.body) && isId(doc.target);

@@ -14,7 +14,7 @@ const LINK = /\b(?:https?:\/\/|www\.)[^\s<>"'\p{Cf}]+/giu;
 const TRAILING = /[.,;:!?)\]}'"]+$/u;
 const EMOJI_PART = new RegExp(
   '^(?:\\p{Extended_Pictographic}|\\p{Emoji_Modifier}|\\p{Regional_Indicator}'
-    + '|[\\u200d\\ufe0f\\u20e3#*0-9])+$',
+    + '|[\\u200d\\ufe0f\\u20e3#*0-9\\u{e0020}-\\u{e007f}])+$',
   'u',
 );
 const PICTURE = /\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20e3/u;
@@ -82,6 +82,23 @@ export function isEmojiOnly(text) {
     if (count > MAX_LARGE_EMOJI) return false;
   }
   return count > 0;
+}
+
+/**
+ * Whether a text is exactly one emoji: one grapheme made only of emoji parts
+ * (sequences joined by zero-width joiners, skin tones, flags, keycaps and
+ * tag sequences included), with a picture in it. A reaction must be one, or
+ * a member could hang words ("✅ checked by the admin") or a made-up count
+ * under someone else's message.
+ * @param {string} text
+ * @returns {boolean}
+ */
+export function isOneEmoji(text) {
+  if (typeof text !== 'string' || !EMOJI_PART.test(text)) return false;
+  if (!PICTURE.test(text) && !/\p{Emoji_Modifier}/u.test(text)) return false;
+  const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+  const [first, second] = segmenter.segment(text);
+  return Boolean(first) && !second;
 }
 
 /**
