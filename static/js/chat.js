@@ -20,10 +20,11 @@ import {
   FEATURE_EVENTS, afterGroupsLoaded, composeDocument, composeSent, decorateGroupItem,
   installFeatures, isValidDocument, onFeatureEvent, onIncoming, onSelect, timelineNodes,
 } from './features/index.js';
+import { bodyOf } from './features/doc.js';
 import {
   applyRoving, bindMessageKeys, focusSnapshot, restoreFocus,
 } from './features/timeline.js';
-import { attachedBlobs, attachmentElement, bindMedia, isFileDocument } from './media.js';
+import { FILE_TYPES, attachedBlobs, attachmentElement, bindMedia } from './media.js';
 import {
   clearPresence, initPresence, onMessage as presenceOnMessage, onPresence, onTyping,
   showPresence,
@@ -197,7 +198,7 @@ async function decryptMessage(groupId, raw) {
     const doc = await decryptJson(encKey, raw, messageAad(groupId, raw.sender));
     if (!isValidDocument(doc)) throw new Error('bad document');
     entry.doc = doc;
-    entry.body = typeof doc.body === 'string' ? doc.body : '';
+    entry.body = bodyOf(doc) ?? '';
   } catch {
     entry.failed = true;
     entry.reason = 'This message could not be decrypted: it was altered, or sent with '
@@ -251,8 +252,9 @@ function messageElement(entry) {
     body.textContent = entry.body;
   }
   item.append(meta, body);
-  // A file message shows its attachment above the caption, if it has one.
-  if (!entry.failed && isFileDocument(entry.doc)) body.before(attachmentElement(entry));
+  // A file message shows its attachment above the caption, if it has one; a
+  // malformed one says so instead of looking like an empty message.
+  if (!entry.failed && FILE_TYPES.has(entry.doc.type)) body.before(attachmentElement(entry));
   return item;
 }
 

@@ -194,6 +194,20 @@ def test_malformed_documents_are_unreadable_and_break_nothing(room: Room) -> Non
         assert page.locator(".hw-msg-body", has_text=text).count() == 0
 
 
+def test_unknown_types_and_malformed_files_show_no_unchecked_text(room: Room) -> None:
+    page = room.victim.page
+    long_body = "unchecked " * 6000  # 60 000 units, past the 8 000 a text may have
+    room.post_docs(
+        {"v": 1, "type": "poll", "body": long_body, "ts": 1},
+        {"v": 1, "type": "file", "blob": {"id": "x"}, "body": "caption of a bad file"},
+    )
+    assert_still_works(room)
+    assert page.locator(".hw-msg-body", has_text="unchecked").count() == 0
+    malformed = page.locator(".hw-attachment[data-state=damaged]")
+    assert malformed.count() == 1
+    assert "malformed" in malformed.inner_text()
+
+
 def test_a_text_full_of_link_punctuation_does_not_freeze_the_page(
     room: Room,
 ) -> None:

@@ -12,6 +12,7 @@
  * @module features/doc
  */
 
+import { FILE_TYPES } from '../media.js';
 import { isOneEmoji } from './text.js';
 
 /** Longest message text, in UTF-16 units; the composer enforces the same. */
@@ -20,6 +21,9 @@ const MAX_EMOJI = 32;
 
 /** Types that change another message and are never shown by themselves. */
 const CHANGES = new Set(['reaction', 'edit']);
+
+/** Types whose `body` is text to show; a file's is its caption. */
+const TEXT_TYPES = new Set(['text', 'reply', 'edit', ...FILE_TYPES]);
 
 const isId = (value) => Number.isSafeInteger(value) && value > 0;
 const isBody = (value) => typeof value === 'string' && value.length <= MAX_BODY;
@@ -48,6 +52,17 @@ export function isValidDocument(doc) {
     default:
       return true;
   }
+}
+
+/**
+ * The text a document shows, or null. Only types known to carry text show
+ * their `body`, and only within MAX_BODY: an unknown type (a newer sender's)
+ * is shown without text, and its body, checked by nobody, is never drawn.
+ * @param {*} doc
+ * @returns {string|null}
+ */
+export function bodyOf(doc) {
+  return doc && TEXT_TYPES.has(doc.type) && isBody(doc.body) ? doc.body : null;
 }
 
 /**

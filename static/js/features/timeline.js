@@ -8,7 +8,7 @@
  * @module features/timeline
  */
 
-import { isShown } from './doc.js';
+import { bodyOf, isShown } from './doc.js';
 import { formatText, isEmojiOnly } from './text.js';
 
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
@@ -64,9 +64,11 @@ function collectReactions(latest) {
  * @returns {string|null}
  */
 export function currentBody(entry, edits) {
-  if (entry.failed || !entry.doc || typeof entry.doc.body !== 'string') return null;
+  if (entry.failed) return null;
+  const body = bodyOf(entry.doc);
+  if (body === null) return null;
   const edit = edits.get(entry.raw.id);
-  return edit ? edit.body : entry.doc.body;
+  return edit ? edit.body : body;
 }
 
 /**
@@ -134,7 +136,7 @@ function actions(entry, mine) {
     bar.append(actionButton('react', 'fa-face-smile', 'Add a reaction'));
     bar.append(actionButton('reply', 'fa-reply', 'Reply'));
   }
-  if (mine && !entry.failed && typeof entry.doc.body === 'string') {
+  if (mine && !entry.failed && bodyOf(entry.doc) !== null) {
     bar.append(actionButton('edit', 'fa-pen', 'Edit'));
   }
   if (mine) bar.append(actionButton('delete', 'fa-trash', 'Delete'));
