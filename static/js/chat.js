@@ -564,13 +564,34 @@ function closeActiveGroup(removed = false) {
 
 /* ---------- live events ---------- */
 
+let pendingRender = null; // how the list is to be redrawn for live events, once
+
+/**
+ * Redraws the open group's list once for the live events that arrive
+ * meanwhile, instead of once for each: every redraw draws the whole list, and
+ * a member posting hundreds of reactions or edits in a burst otherwise held
+ * the page for seconds. A new message scrolls as renderMessages(false) does
+ * if any of the events brought one.
+ * @param {false|'stay'} keepScroll
+ */
+function renderSoon(keepScroll) {
+  const waiting = pendingRender !== null;
+  pendingRender = pendingRender === false ? false : keepScroll;
+  if (waiting) return;
+  setTimeout(() => {
+    const mode = pendingRender;
+    pendingRender = null;
+    if (state.active) renderMessages(mode);
+  }, 0);
+}
+
 async function onMessageEvent(raw) {
   if (!state.groups.has(raw.group)) await loadGroups();
   const added = await ingest(raw.group, [raw]);
   if (added.length === 0) return;
   const fresh = onIncoming(raw.group, added);
   if (raw.group === state.active) {
-    renderMessages(fresh ? false : 'stay');
+    renderSoon(fresh ? false : 'stay');
   } else if (state.groups.has(raw.group) && fresh) {
     state.groups.get(raw.group).unread += fresh;
     renderGroupList();

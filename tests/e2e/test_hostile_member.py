@@ -265,6 +265,29 @@ def test_reactions_are_single_emoji(room: Room) -> None:
     assert sorted(chips.all_inner_texts()) == sorted(real)
 
 
+def test_a_flood_of_reactions_counts_each_sender_once(room: Room) -> None:
+    page = room.victim.page
+    mine = f"flooded {secrets.token_hex(4)}"
+    flows.send(page, mine)
+    message = page.locator(".hw-msg-mine", has_text=mine)
+    target = int(message.get_attribute("data-message-id") or 0)
+    page.evaluate("() => { window.__longTasks = []; }")
+    emoji = [chr(0x1F600 + i) for i in range(20)]
+    room.post_docs(
+        *(
+            {"v": 1, "type": "reaction", "target": target, "emoji": e, "op": op}
+            for _ in range(5)
+            for op in ("remove", "add")
+            for e in emoji
+        )
+    )
+    assert_still_works(room)
+    counts = message.locator(".hw-reaction span:not(.hw-reaction-emoji)")
+    assert counts.all_inner_texts() == ["1"] * len(emoji)
+    longest = max(page.evaluate("() => window.__longTasks"), default=0)
+    assert longest < 2000, f"the page froze for {longest:.0f} ms"
+
+
 def test_links_show_what_the_copy_button_copies(room: Room) -> None:
     page = room.victim.page
     # Shown as ".../bank.example": a right-to-left override turns the rest
