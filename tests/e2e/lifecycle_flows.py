@@ -167,7 +167,13 @@ def _execute_sqlite(
 
 
 def serve_chain_as(page: Page, change: Callable[[dict[str, Any]], None]) -> None:
-    """Hand this page a rewritten chain, as a hostile server would."""
+    """Hand this page a rewritten chain, as a hostile server would.
+
+    End it with ``page.unroute_all(behavior="wait")``: the page may be reading
+    its chain again when the test moves on, and a plain unroute leaves that
+    handler to fulfil a request Playwright has already let through ("Route is
+    already handled!", seen in CI under load).
+    """
 
     def handle(route: Route) -> None:
         response = route.fetch()

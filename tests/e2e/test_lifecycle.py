@@ -257,7 +257,7 @@ def test_the_browser_warns_about_tampering_rollback_and_fork(
     assert life.safety_number(carol, 3) != numbers[0]
     assert carol.locator("[data-testid=chain-alert]").is_hidden()
     life.close_members(carol)
-    carol.unroute_all()
+    carol.unroute_all(behavior="wait")
 
     # Bob saw head 3. A server that later serves a chain stopping short of
     # it, or one rewritten before it, is caught although each verifies.
@@ -269,7 +269,7 @@ def test_the_browser_warns_about_tampering_rollback_and_fork(
         shown = bob.locator("[data-testid=chain-status]").get_attribute("data-status")
         assert shown == status
         life.close_members(bob)
-        bob.unroute_all()
+        bob.unroute_all(behavior="wait")
 
     # A stored event is changed in the database: the chain no longer verifies.
     changed = life.execute_sql(
