@@ -126,10 +126,16 @@ def totp_key_text(device: TOTPDevice) -> str:
     return " ".join(key[i : i + 4] for i in range(0, len(key), 4))
 
 
+def _ascii_digits(text: str) -> bool:
+    # str.isdigit() is true of every script's digits ("١٢٣٤٥٦"), and
+    # django-otp's int() reads them as the same number.
+    return text.isascii() and text.isdigit()
+
+
 def verify_code(user: User, device: TOTPDevice, code: str) -> bool:
     """Check a code under a row lock, so one code cannot pass twice."""
     code = code.strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6):
+    if not (_ascii_digits(code) and len(code) == 6):
         return False
     ensure_checkable(device)
     checked = django_otp.verify_token(user, device.persistent_id, code)
@@ -141,6 +147,7 @@ def verify_second_factor(user: User, code: str) -> Device | None:
     against the authenticator, anything else as a recovery code."""
     digits = "".join(code.split())
     if digits.isdigit():
+        # Digits of any script are a code attempt, refused unless ASCII.
         device = confirmed_device(user)
         if device is not None and verify_code(user, device, digits):
             return device

@@ -80,6 +80,18 @@ def test_two_steps_of_drift_are_refused(alice: Account, steps: int) -> None:
     assert not is_signed_in(client)
 
 
+@pytest.mark.parametrize("digits", ["٠١٢٣٤٥٦٧٨٩", "０１２３４５６７８９", "߀߁߂߃߄߅߆߇߈߉"])
+def test_the_right_code_in_other_digits_is_refused(alice: Account, digits: str) -> None:
+    code = totp(alice[1]).now()
+    client = after_password(alice[1])
+
+    spelled = code.translate(str.maketrans("0123456789", digits))
+    response = code_step(client, spelled)
+
+    assert response.status_code == 200
+    assert not is_signed_in(client)
+
+
 def test_after_a_wrong_code_even_the_right_one_waits_for_the_back_off(
     alice: Account,
 ) -> None:
