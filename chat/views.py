@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.models import User
-from chat import services
+from chat import limits, services
 from groups.access import NOT_FOUND, check_group_id
 from groups.views import current_user
 from hashwhisper.api import ApiError, int_field, json_api, read_json, sealed_fields
@@ -54,6 +54,18 @@ def messages(request: HttpRequest, group_id: str) -> JsonResponse:
 
 
 def post_message(request: HttpRequest, group_id: str, user: User) -> JsonResponse:
+    # Counted before anything else: a script's malformed posts cost us too.
+    try:
+        limits.count_post(user.pk)
+    except limits.TooFast as exc:
+        raise ApiError(
+            429,
+            "You are sending messages faster than anyone types. Wait "
+            f"{exc.retry_after} second{'' if exc.retry_after == 1 else 's'}, "
+            "then send again.",
+            code="too_fast",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
     data = read_json(request)
     ciphertext, nonce, tag = sealed_fields(data, settings.HASHWHISPER_MAX_MESSAGE_BYTES)
     epoch = int_field(data, "epoch", low=1, high=2**31 - 1)

@@ -24,11 +24,18 @@ class ApiError(Exception):
     """A refusal answered as JSON: ``{"error": message}``, plus ``"code"``
     where a client must tell this refusal from others of the same status."""
 
-    def __init__(self, status: int, message: str, code: str = "") -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
+        self.headers = headers or {}
 
     def body(self) -> dict[str, str]:
         if self.code:
@@ -51,7 +58,9 @@ def json_api(*methods: str) -> Callable[[View], View]:
             try:
                 response = view(request, *args, **kwargs)
             except ApiError as error:
-                response = JsonResponse(error.body(), status=error.status)
+                response = JsonResponse(
+                    error.body(), status=error.status, headers=error.headers
+                )
             response["Cache-Control"] = "no-store"
             return response
 

@@ -235,6 +235,9 @@ HASHWHISPER_REALTIME_PREFIX = os.environ.get("HASHWHISPER_REALTIME_PREFIX", "hw:
 HASHWHISPER_PRESENCE_TTL = env_int("HASHWHISPER_PRESENCE_TTL", 30)
 # One typing notice per user and group is accepted per this many seconds.
 HASHWHISPER_TYPING_INTERVAL = env_int("HASHWHISPER_TYPING_INTERVAL", 2)
+# Messages (reactions and edits included) one user may post per minute, over
+# all groups; 0 turns the limit off (chat.limits).
+HASHWHISPER_MESSAGES_PER_MINUTE = env_int("HASHWHISPER_MESSAGES_PER_MINUTE", 60)
 
 
 # Accounts ------------------------------------------------------------------
