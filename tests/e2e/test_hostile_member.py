@@ -108,6 +108,13 @@ def room(server: ServerProcess, browser: Browser) -> Iterator[Room]:
         yield Room(victim=victim, attacker=attacker, group_id=group_id)
 
 
+def send_and_read_id(page: Page, text: str) -> int:
+    """Send ``text`` from ``page``; the id the server gave it."""
+    flows.send(page, text)
+    mine = page.locator(".hw-msg-mine", has_text=text)
+    return int(mine.get_attribute("data-message-id") or 0)
+
+
 def theirs(page: Page) -> Any:
     return page.locator(".hw-msg-theirs")
 
@@ -229,11 +236,7 @@ def test_a_text_full_of_link_punctuation_does_not_freeze_the_page(
 def test_reactions_are_single_emoji(room: Room) -> None:
     page = room.victim.page
     mine = f"react to this {secrets.token_hex(4)}"
-    flows.send(page, mine)
-    target = int(
-        page.locator(".hw-msg-mine", has_text=mine).get_attribute("data-message-id")
-        or 0
-    )
+    target = send_and_read_id(page, mine)
 
     def reaction(emoji: str) -> dict[str, Any]:
         return {
@@ -268,9 +271,8 @@ def test_reactions_are_single_emoji(room: Room) -> None:
 def test_a_flood_of_reactions_counts_each_sender_once(room: Room) -> None:
     page = room.victim.page
     mine = f"flooded {secrets.token_hex(4)}"
-    flows.send(page, mine)
+    target = send_and_read_id(page, mine)
     message = page.locator(".hw-msg-mine", has_text=mine)
-    target = int(message.get_attribute("data-message-id") or 0)
     page.evaluate("() => { window.__longTasks = []; }")
     emoji = [chr(0x1F600 + i) for i in range(20)]
     room.post_docs(
@@ -359,11 +361,7 @@ def test_file_documents_with_bogus_fields(room: Room) -> None:
 def test_edits_replies_and_deletes_aimed_at_others(room: Room) -> None:
     page = room.victim.page
     original = f"victor wrote this {secrets.token_hex(4)}"
-    flows.send(page, original)
-    target = int(
-        page.locator(".hw-msg-mine", has_text=original).get_attribute("data-message-id")
-        or 0
-    )
+    target = send_and_read_id(page, original)
     (own,) = room.post_docs(text_doc("mallory's own"))
     edit_ids = room.post_docs(
         {"v": 1, "type": "edit", "target": target, "body": "mallory's words"},

@@ -34,9 +34,9 @@ from urllib.parse import quote
 
 import pytest
 from django.apps import apps
-from django.db import connection, models, transaction
+from django.db import connection, models
 from django.urls import URLPattern, URLResolver, get_resolver
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import User
@@ -44,6 +44,7 @@ from media_vault.models import Blob
 from tests.conftest import SecureClient, b64, group_id, make_user, sealed
 from tests.conftest import verified_client as signed_in
 from tests.media_vault import blobformat
+from tests.security.fuzzing import FUZZ_SETTINGS, ROWS_DIGEST, rolled_back
 
 pytestmark = pytest.mark.django_db
 
@@ -632,9 +633,6 @@ def requests(draw: st.DrawFn, recipe: Recipe, world: World) -> Request:
 # ------------------------------------------------------------- the checks
 
 
-ROWS_DIGEST = "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
-
-
 def tracked_models() -> list[type[models.Model]]:
     return [
         model
@@ -682,10 +680,6 @@ def pending_state(world: World) -> str:
     return blob.state if blob else "gone"
 
 
-class Rollback(Exception):
-    pass
-
-
 @dataclass
 class Outcome:
     response: Any
@@ -706,7 +700,7 @@ def exchange(world: World, recipe: Recipe, method: str, request: Request) -> Out
     path = recipe.path(world, group_in_path(world, request.group), request.variant)
     before = snapshot(world, world.pending_blob)
     try:
-        with transaction.atomic():
+        with rolled_back():
             response = send(
                 client,
                 csrf,
@@ -718,9 +712,6 @@ def exchange(world: World, recipe: Recipe, method: str, request: Request) -> Out
             )
             after = snapshot(world, world.pending_blob)
             pending = pending_state(world)
-            raise Rollback
-    except Rollback:
-        pass
     finally:
         client.cookies = cookies
     changed = [name for name in before if before[name] != after[name]]
@@ -741,17 +732,6 @@ def assert_refused_cleanly(outcome: Outcome, upload: bool) -> None:
     assert outcome.changed == [], f"refused with {status} but wrote {outcome.changed}"
     allowed = {"pending", "gone"} if upload else {"pending"}
     assert outcome.pending in allowed, f"the reservation became {outcome.pending}"
-
-
-FUZZ_SETTINGS: dict[str, Any] = {
-    "deadline": None,
-    "database": None,
-    "suppress_health_check": [
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-    ],
-}
 
 
 def check_bent_request(

@@ -58,13 +58,13 @@ from django.apps import apps
 from django.conf import settings as django_settings
 from django.contrib.sessions.models import Session
 from django.core.cache import caches
-from django.db import connection, models, transaction
+from django.db import connection, models
 from django.test import RequestFactory, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from accounts import limits, lockout, recovery
@@ -72,6 +72,7 @@ from accounts.models import LoginLock, User
 from tests.conftest import PASSWORD, SecureClient, make_user
 from tests.conftest import verified_client as signed_in
 from tests.security.conftest import totp
+from tests.security.fuzzing import FUZZ_SETTINGS, ROWS_DIGEST, rolled_back
 
 pytestmark = pytest.mark.django_db
 
@@ -763,9 +764,6 @@ def requests(draw: st.DrawFn, recipe: Recipe, world: World, method: str) -> Requ
 # ------------------------------------------------------------- the checks
 
 
-ROWS_DIGEST = "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
-
-
 def tracked_columns(model: type[models.Model], checks: bool) -> list[str]:
     label = model._meta.label_lower
     skip: tuple[str, ...] = ()
@@ -845,10 +843,6 @@ def forget_cached_session(key: str) -> None:
         caches[django_settings.SESSION_CACHE_ALIAS].delete(store(key).cache_key)
 
 
-class Rollback(Exception):
-    pass
-
-
 @dataclass
 class Outcome:
     response: Any
@@ -900,7 +894,7 @@ def exchange(world: World, recipe: Recipe, method: str, request: Request) -> Out
     path = recipe.path(world, request.variant)
     after_key = ""
     try:
-        with condition(request.condition), transaction.atomic():
+        with condition(request.condition), rolled_back():
             if request.condition == "account locked":
                 lock_everyone()
             elif request.condition == "codes paused":
@@ -916,9 +910,6 @@ def exchange(world: World, recipe: Recipe, method: str, request: Request) -> Out
             )
             after_key = session_cookie(client)
             after = table_states(recipe.checks, [before_key, after_key])
-            raise Rollback
-    except Rollback:
-        pass
     finally:
         client.cookies = cookies
         forget_cached_session(before_key)
@@ -1020,18 +1011,6 @@ def assert_no_secret_logged(world: World, request: Request, texts: list[str]) ->
     for text in texts:
         for secret in (*known, *request.secrets):
             assert secret not in text, f"a log record holds a secret: {text[:300]}"
-
-
-FUZZ_SETTINGS: dict[str, Any] = {
-    "deadline": None,
-    "database": None,
-    "suppress_health_check": [
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.large_base_example,
-    ],
-}
 
 
 def check_request(
