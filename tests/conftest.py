@@ -132,3 +132,16 @@ def group_with_alice(
     response = alice_client.post("/api/groups/", body, content_type="application/json")
     assert response.status_code == 201, response.content
     return body
+
+
+def join_group(client: SecureClient, group: dict[str, Any]) -> str:
+    """``client`` joins ``group`` (a body as ``group_with_alice`` returns)
+    with its token; the group's id."""
+    gid = str(group["id"])
+    joined = client.post(
+        f"/api/groups/{gid}/join",
+        {"token": group["token"]},
+        content_type="application/json",
+    )
+    assert joined.status_code in (200, 201), joined.content
+    return gid

@@ -20,7 +20,7 @@ from chat import limits
 from chat.models import Message
 from chat.realtime import bus
 from tests.chat.test_message_input import message_body, post_json
-from tests.conftest import SecureClient
+from tests.conftest import SecureClient, join_group
 
 pytestmark = pytest.mark.django_db
 
@@ -73,13 +73,7 @@ def test_each_member_has_an_allowance_of_their_own(
     bob_client: SecureClient,
     group_with_alice: dict[str, Any],
 ) -> None:
-    gid = group_with_alice["id"]
-    joined = bob_client.post(
-        f"/api/groups/{gid}/join",
-        {"token": group_with_alice["token"]},
-        content_type="application/json",
-    )
-    assert joined.status_code in (200, 201), joined.content
+    gid = join_group(bob_client, group_with_alice)
     for _ in range(LIMIT):
         assert post_json(alice_client, gid, message_body()).status_code == 201
     assert post_json(alice_client, gid, message_body()).status_code == 429

@@ -6,7 +6,7 @@ import pytest
 
 from chat.models import Message
 from groups.models import Group, Membership
-from tests.conftest import SecureClient, sealed
+from tests.conftest import SecureClient, join_group, sealed
 
 
 @pytest.mark.django_db
@@ -40,13 +40,7 @@ def test_last_member_leaving_deletes_the_group_and_its_messages(
 def test_a_member_leaving_keeps_the_group_for_the_others(
     alice_client: SecureClient, bob_client: SecureClient, group_with_alice: dict
 ) -> None:
-    gid = group_with_alice["id"]
-    joined = bob_client.post(
-        f"/api/groups/{gid}/join",
-        {"token": group_with_alice["token"]},
-        content_type="application/json",
-    )
-    assert joined.status_code == 200, joined.content
+    gid = join_group(bob_client, group_with_alice)
 
     left = bob_client.post(f"/api/groups/{gid}/leave", {}, "application/json")
 

@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from tests.conftest import SecureClient, make_user, verified_client
+from tests.conftest import SecureClient, join_group, make_user, verified_client
 from tests.media_vault import blobformat
 
 MD5_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
@@ -84,14 +84,7 @@ class Party:
 @pytest.fixture
 def group_id(group_with_alice: dict[str, Any], bob_client: SecureClient) -> str:
     """A group of Alice (owner) and Bob (joined with the token)."""
-    gid = str(group_with_alice["id"])
-    joined = bob_client.post(
-        f"/api/groups/{gid}/join",
-        {"token": group_with_alice["token"]},
-        content_type="application/json",
-    )
-    assert joined.status_code in (200, 201), joined.content
-    return gid
+    return join_group(bob_client, group_with_alice)
 
 
 @pytest.fixture

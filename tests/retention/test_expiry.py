@@ -10,7 +10,7 @@ from django.utils import timezone
 from chat.models import Message
 from chat.realtime.storage import MessageStorage
 from groups.models import Group
-from tests.conftest import SecureClient
+from tests.conftest import SecureClient, join_group
 from tests.retention.conftest import expire
 
 pytestmark = pytest.mark.django_db
@@ -104,13 +104,7 @@ def test_group_retention_cannot_exceed_the_server_default(
 def test_only_the_owner_changes_group_retention(
     bob_client: SecureClient, group_with_alice: dict[str, Any]
 ) -> None:
-    group_id = group_with_alice["id"]
-    joined = bob_client.post(
-        f"/api/groups/{group_id}/join",
-        {"token": group_with_alice["token"]},
-        content_type="application/json",
-    )
-    assert joined.status_code in (200, 201), joined.content
+    group_id = join_group(bob_client, group_with_alice)
     url = f"/api/groups/{group_id}/retention"
 
     seen = bob_client.get(url).json()
