@@ -12,6 +12,7 @@ each test opens Alice's page anew.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -409,6 +410,67 @@ def test_screen_readers_hear_one_sentence_for_a_new_message(
     assert re.fullmatch(r"New message from bob\w*\.?", said), said
     assert text not in said
     assert announcer.get_attribute("aria-live") == "polite"
+
+
+# How a message sits in the list: its top below the list's top, its bottom
+# above the list's bottom (both in pixels, negative when cut off).
+EDGES = """(id) => {
+  const box = document.querySelector('[data-role=messages]');
+  const outer = box.getBoundingClientRect();
+  const inner = box.querySelector(`[data-message-id="${id}"]`).getBoundingClientRect();
+  return { top: inner.top - outer.top, bottom: outer.bottom - inner.bottom,
+           scroll: box.scrollTop, height: outer.height };
+}"""
+
+
+def test_a_message_taller_than_the_list_is_read_with_the_arrows(
+    talk: Conversation,
+) -> None:
+    tall_text = "\n".join(f"Line {n} of a long message" for n in range(1, 81))
+    flows.send(talk.bob.page, tall_text)
+    talk.bob_says()
+    page = talk.open()
+    page.set_viewport_size(SHORT)
+    ids = page.evaluate(MESSAGE_IDS)
+    tall = ids[-2]
+    tab_into_list(page)
+    page.keyboard.press("ArrowUp")
+    assert focus(page)["message"] == tall
+    edges = page.evaluate(EDGES, tall)
+    assert edges["top"] >= 0 and edges["bottom"] < -edges["height"], edges
+
+    # Down goes through the message a screen at a time, then on.
+    scrolls = [edges["scroll"]]
+    while focus(page)["message"] == tall:
+        assert len(scrolls) < 40, "the arrows never got past the message"
+        page.keyboard.press("ArrowDown")
+        scrolls.append(page.evaluate(EDGES, tall)["scroll"])
+    assert focus(page)["message"] == ids[-1]
+    # The last press moved the focus on: not a step through the message.
+    steps = [after - before for before, after in itertools.pairwise(scrolls[:-1])]
+    assert len(steps) >= 3 and min(steps) > 0, scrolls
+    # Each step leaves some of what was shown in view.
+    assert max(steps) < edges["height"], (steps, edges)
+
+    # Up comes back to its top, and goes through it from the end upwards.
+    page.keyboard.press("ArrowUp")
+    assert focus(page)["message"] == tall
+    assert page.evaluate(EDGES, tall)["top"] >= 0
+    page.keyboard.press("End")
+    page.keyboard.press("ArrowUp")
+    for _ in range(40):
+        if page.evaluate(EDGES, tall)["bottom"] >= 0:
+            break
+        page.keyboard.press("ArrowDown")
+    assert focus(page)["message"] == tall
+    assert page.evaluate(EDGES, tall)["bottom"] >= 0
+    page.keyboard.press("ArrowUp")
+    assert focus(page)["message"] == tall
+    assert page.evaluate(EDGES, tall)["top"] < 0
+    while focus(page)["message"] == tall:
+        assert page.evaluate(EDGES, tall)["scroll"] > 0
+        page.keyboard.press("ArrowUp")
+    assert focus(page)["message"] == ids[-3]
 
 
 def test_no_page_error_happened(people: dict[str, Person]) -> None:

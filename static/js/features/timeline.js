@@ -420,7 +420,28 @@ function leaveFeed(box, after) {
   if (target) target.focus();
 }
 
+/**
+ * Shows more of a message that goes on past the list's edge in the
+ * direction of `step` (one taller than the list, say): scrolls by most of
+ * the list's height, and no further than the message's end. False when
+ * that side of the message is in view already.
+ */
+function scrollWithin(box, item, step) {
+  const outer = box.getBoundingClientRect();
+  const inner = item.getBoundingClientRect();
+  const stride = Math.max(outer.height - 6 * VIEW_MARGIN, outer.height / 2);
+  const hidden = step > 0
+    ? inner.bottom - outer.bottom + VIEW_MARGIN
+    : outer.top - inner.top + VIEW_MARGIN;
+  if (hidden <= VIEW_MARGIN + 1) return false;
+  const before = box.scrollTop;
+  box.scrollTop += Math.sign(step) * Math.min(stride, hidden);
+  return box.scrollTop !== before;
+}
+
 async function moveBy(box, item, step, loadOlder) {
+  // A message longer than the list is read through before the next one.
+  if (scrollWithin(box, item, step)) return;
   const items = messagesOf(box);
   const index = items.indexOf(item);
   if (index + step >= 0) {
@@ -470,7 +491,8 @@ function onMessageKey(event, box, loadOlder) {
 
 /**
  * The keyboard in the message list: the arrow keys, Page Up and Page Down
- * move between messages, Home and End go to the first and the last loaded,
+ * move between messages (first through the rest of a message that goes on
+ * past the list's edge), Home and End go to the first and the last loaded,
  * Enter goes into a message's controls (Tab then moves among them) and
  * Escape comes back to the message; Control+Home and Control+End leave the
  * list. Controls that appear later (an attachment's, once it is opened)
