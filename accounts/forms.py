@@ -47,7 +47,7 @@ class RegistrationForm(StyledForm):
         username = str(self.cleaned_data["username"])
         User.username_validator(username)
         if User.objects.filter(username__iexact=username).exists():
-            raise forms.ValidationError("That username is taken.")
+            raise forms.ValidationError("That username is taken.", code="taken")
         return username
 
     def clean(self) -> dict[str, Any]:

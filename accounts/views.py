@@ -91,9 +91,10 @@ def register(request: HttpRequest) -> HttpResponse:
                 logout(request)
                 services.start_pending_login(request, user, next_url)
                 return redirect("accounts:enrol")
-            if form.has_error("username"):
+            if form.has_error("username", code="taken"):
                 # "That username is taken" tells whether an account exists,
-                # so these answers count against the address's limit too.
+                # so these answers count against the address's limit too;
+                # a typo in a new name does not.
                 limits.count(request, limits.REGISTER)
         except REFUSALS as exc:
             # A blank form: validating the posted one would show "That

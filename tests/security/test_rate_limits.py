@@ -195,6 +195,27 @@ def test_probing_taken_usernames_through_registration_is_limited(
     assert "taken" not in response.text
 
 
+def test_mistyped_usernames_do_not_use_up_the_registration_limit(
+    settings: Any,
+) -> None:
+    rates(settings, register="2/h")
+    for name in ["with space", "semi;colon", "x" * 151]:
+        body = {"username": name, "password1": PASSWORD, "password2": PASSWORD}
+        response = SecureClient(REMOTE_ADDR="192.0.2.52").post(
+            "/accounts/register/", body
+        )
+        assert response.status_code == 200
+        assert "invalid-feedback" in response.text
+
+    response = SecureClient(REMOTE_ADDR="192.0.2.52").post(
+        "/accounts/register/",
+        {"username": "typed-right", "password1": PASSWORD, "password2": PASSWORD},
+    )
+
+    assert response.status_code == 302
+    assert User.objects.filter(username="typed-right").exists()
+
+
 def test_wrong_current_passwords_are_limited(settings: Any, alice: Account) -> None:
     rates(settings, password="2/h")
     settings.HASHWHISPER_LOCKOUT_FAILURES = 100
