@@ -183,6 +183,34 @@ def test_links_become_text_with_a_copy_button_and_no_markup_is_parsed(
 
 
 @pytest.mark.parametrize(
+    ("text", "links"),
+    [
+        ("(see https://a.example/x).", ["https://a.example/x"]),
+        ("at www.b.example/?q=1!?", ["www.b.example/?q=1"]),
+        ('"https://c.example/a.b"', ["https://c.example/a.b"]),
+        ("https://d.example/" + "." * 8000, ["https://d.example/"]),
+        # Punctuation inside the address stays: only its end is trimmed.
+        (
+            "https://e.example/" + "." * 8000 + "x",
+            ["https://e.example/" + "." * 8000 + "x"],
+        ),
+    ],
+)
+def test_a_link_ends_before_the_punctuation_after_it(
+    page: Page, text: str, links: list[str]
+) -> None:
+    found = run(
+        page,
+        "text.js",
+        """const box = document.createElement('div');
+        box.append(m.formatText(arg));
+        return [...box.querySelectorAll('.hw-link')].map((e) => e.textContent);""",
+        text,
+    )
+    assert found == links
+
+
+@pytest.mark.parametrize(
     ("text", "large"),
     [
         ("👍", True),

@@ -11,7 +11,8 @@
 // inside a link they would show one address while the copy button copies
 // another.
 const LINK = /\b(?:https?:\/\/|www\.)[^\s<>"'\p{Cf}]+/giu;
-const TRAILING = /[.,;:!?)\]}'"]+$/u;
+// Punctuation that ends a sentence rather than the address before it.
+const TRAILING = new Set('.,;:!?)]}\'"');
 const EMOJI_PART = new RegExp(
   '^(?:\\p{Extended_Pictographic}|\\p{Emoji_Modifier}|\\p{Regional_Indicator}'
     + '|[\\u200d\\ufe0f\\u20e3#*0-9\\u{e0020}-\\u{e007f}])+$',
@@ -34,6 +35,19 @@ function copyButton(link) {
   return button;
 }
 
+/**
+ * A link without the punctuation after it, read back from its end: linear
+ * in any engine. (A regular expression anchored at the end, /[.,]+$/, is
+ * tried again from each character of a long run that does not end the
+ * link; in Node 20's V8 a message of 8 000 dots then took 78 ms. Chromium
+ * 156 does not show it, other engines' backtracking may.)
+ */
+function withoutTrailing(found) {
+  let end = found.length;
+  while (end > 0 && TRAILING.has(found[end - 1])) end -= 1;
+  return found.slice(0, end);
+}
+
 function linkNode(link) {
   const span = document.createElement('span');
   span.className = 'hw-link';
@@ -54,8 +68,7 @@ export function formatText(text) {
   const fragment = document.createDocumentFragment();
   let last = 0;
   for (const match of text.matchAll(LINK)) {
-    const trail = match[0].match(TRAILING);
-    const link = trail ? match[0].slice(0, -trail[0].length) : match[0];
+    const link = withoutTrailing(match[0]);
     if (link.length < 5) continue;
     fragment.append(document.createTextNode(text.slice(last, match.index)));
     fragment.append(linkNode(link), copyButton(link));
