@@ -202,6 +202,9 @@ def app_env(database_uri: str, redis_url: str, **extra: str) -> dict[str, str]:
         # The load generator posts far faster than people do. The limit is
         # still counted on every post, as in production; it just never bites.
         HASHWHISPER_MESSAGES_PER_MINUTE=str(10**9),
+        HASHWHISPER_UPLOADS_PER_MINUTE=str(10**9),
+        HASHWHISPER_UPLOAD_BYTES_PER_HOUR=str(10**15),
+        HASHWHISPER_GROUPS_PER_HOUR=str(10**9),
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(REPO_ROOT),
     )

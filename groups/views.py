@@ -2,10 +2,12 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count
 from django.http import HttpRequest, JsonResponse
 
 from accounts.models import User
+from chat import limits
 from chat.events import publish_to_members
 from chat.realtime import presence
 from groups import services
@@ -25,6 +27,9 @@ from hashwhisper.crypto import TOKEN_BYTES, b64encode
 MIN_ITERATIONS = 120_000
 MAX_ITERATIONS = 10_000_000
 MAX_NAME_CIPHERTEXT = 1024
+# The per-user count of new groups (chat.limits) and its period.
+NEW_GROUPS = "new-groups"
+NEW_GROUPS_WINDOW_SECONDS = 3600
 
 
 def group_json(
@@ -77,6 +82,40 @@ def groups_collection(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"groups": items})
 
 
+def count_new_group(user: User) -> None:
+    """Count a group the user is about to create; refuse past the allowance.
+
+    Groups are kept until their last member leaves, so a script could add
+    rows without end. While Redis is away no group is created (503): people
+    create a group rarely and can wait a moment, and nothing else would
+    bound a script for as long as the outage lasts.
+    """
+    try:
+        limits.spend(
+            NEW_GROUPS,
+            user.pk,
+            limit=settings.HASHWHISPER_GROUPS_PER_HOUR,
+            window=NEW_GROUPS_WINDOW_SECONDS,
+            fail_open=False,
+        )
+    except limits.TooFast as exc:
+        services.security_log.info("group refused: allowance used user_id=%s", user.pk)
+        raise ApiError(
+            429,
+            "You have created more groups than anyone does by hand. Wait "
+            f"{limits.wait_text(exc.retry_after)}, then try again.",
+            code="too_much",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
+    except limits.Unavailable as exc:
+        raise ApiError(
+            503,
+            "Groups cannot be created for a moment; try again shortly.",
+            code="groups_paused",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
+
+
 def create_group(request: HttpRequest, user: User) -> JsonResponse:
     data = read_json(request)
     group_id = data.get("id")
@@ -95,9 +134,11 @@ def create_group(request: HttpRequest, user: User) -> JsonResponse:
         name_nonce=name_nonce,
         name_tag=name_tag,
     )
+    count_new_group(user)
     try:
         group = services.create_group(user, spec)
     except services.GroupExists as exc:
+        limits.give_back(NEW_GROUPS, user.pk)
         raise ApiError(409, "A group with that id exists; pick another id.") from exc
     return JsonResponse(group_json(group, Membership.Role.OWNER, 1), status=201)
 

@@ -238,6 +238,9 @@ HASHWHISPER_TYPING_INTERVAL = env_int("HASHWHISPER_TYPING_INTERVAL", 2)
 # Messages (reactions and edits included) one user may post per minute, over
 # all groups; 0 turns the limit off (chat.limits).
 HASHWHISPER_MESSAGES_PER_MINUTE = env_int("HASHWHISPER_MESSAGES_PER_MINUTE", 60)
+# Groups one user may create per hour; 0 turns the limit off (groups.views).
+# People make a handful of groups ever; 20 an hour is a script's pace.
+HASHWHISPER_GROUPS_PER_HOUR = env_int("HASHWHISPER_GROUPS_PER_HOUR", 20)
 
 
 # Accounts ------------------------------------------------------------------
@@ -324,6 +327,19 @@ HASHWHISPER_ADMIN_PATH = (
 HASHWHISPER_MAX_UPLOAD = env_int("HASHWHISPER_MAX_UPLOAD", 25 * 1024 * 1024)
 if not 1024 <= HASHWHISPER_MAX_UPLOAD <= 2 * 1024**3:
     sys.exit("HashWhisper: HASHWHISPER_MAX_UPLOAD must be from 1024 bytes to 2 GiB.")
+# Per user: uploads reserved per minute, and ciphertext bytes reserved per
+# hour (media_vault.services); 0 turns either off. By hand nobody attaches
+# 60 files in a minute, or 2 GiB in an hour (80 files of 25 MiB, sending
+# 4.8 Mbit/s without a pause); a script does, and fills the disk.
+HASHWHISPER_UPLOADS_PER_MINUTE = env_int("HASHWHISPER_UPLOADS_PER_MINUTE", 60)
+HASHWHISPER_UPLOAD_BYTES_PER_HOUR = env_int(
+    "HASHWHISPER_UPLOAD_BYTES_PER_HOUR", 2 * 1024**3
+)
+if 0 < HASHWHISPER_UPLOAD_BYTES_PER_HOUR < HASHWHISPER_MAX_UPLOAD:
+    sys.exit(
+        "HashWhisper: HASHWHISPER_UPLOAD_BYTES_PER_HOUR must be 0 or at least "
+        "HASHWHISPER_MAX_UPLOAD, or the largest file could never be sent."
+    )
 # Declared types an upload may carry (comma-separated). The server cannot
 # look inside ciphertext, so browsers also check the decrypted bytes, and they
 # render inline only image, video and audio types, never SVG or HTML.

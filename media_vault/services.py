@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from chat import limits
 from chat.models import Message
 from groups.models import Group
 from hashwhisper.api import ApiError
@@ -42,6 +43,14 @@ MAX_TYPE_LENGTH = 100
 # unbounded disk space ahead of uploading.
 MAX_OPEN_RESERVATIONS = 16
 MAX_BLOBS_PER_MESSAGE = 10
+# Names and periods of the per-user counts (chat.limits; the sizes are
+# settings): reservations per minute, ciphertext bytes reserved per hour.
+# A reservation whose upload then fails still counts: the allowance is large
+# enough for a person's retries.
+RESERVATIONS = "blob-reservations"
+RESERVATIONS_WINDOW_SECONDS = 60
+RESERVED_BYTES = "blob-bytes"
+RESERVED_BYTES_WINDOW_SECONDS = 3600
 STORAGE_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 
 
@@ -85,6 +94,58 @@ def too_large() -> ApiError:
     )
 
 
+def _spend_upload_allowances(user: User, size: int) -> None:
+    limits.spend(
+        RESERVATIONS,
+        user.pk,
+        limit=settings.HASHWHISPER_UPLOADS_PER_MINUTE,
+        window=RESERVATIONS_WINDOW_SECONDS,
+        fail_open=False,
+    )
+    try:
+        limits.spend(
+            RESERVED_BYTES,
+            user.pk,
+            amount=size,
+            limit=settings.HASHWHISPER_UPLOAD_BYTES_PER_HOUR,
+            window=RESERVED_BYTES_WINDOW_SECONDS,
+            fail_open=False,
+        )
+    except (limits.TooFast, limits.Unavailable):
+        # Refused for its bytes: the reservation must not count either.
+        limits.give_back(RESERVATIONS, user.pk)
+        raise
+
+
+def count_reservation(user: User, size: int) -> None:
+    """Count one reservation of ``size`` bytes against the user's allowances.
+
+    Refused past either allowance with 429, counting neither. While Redis is
+    away no upload is reserved (503): a script could fill the disk uncounted
+    for as long as an outage lasts, unwatched, whereas people lose only
+    attachments for that while; text messages still go out.
+    """
+    try:
+        _spend_upload_allowances(user, size)
+    except limits.TooFast as exc:
+        security_log.info("upload refused: allowance used user_id=%s", user.pk)
+        raise ApiError(
+            429,
+            "You are uploading more than anyone sends by hand. Wait "
+            f"{limits.wait_text(exc.retry_after)}, then try again.",
+            code="too_much",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
+    except limits.Unavailable as exc:
+        raise ApiError(
+            503,
+            "Files cannot be sent for a moment (the server cannot count uploads); "
+            "try again shortly. Text messages still go out.",
+            code="uploads_paused",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
+
+
 def reserve_blob(group: Group, user: User, mime: object, size: object) -> Blob:
     """Book an id for an upload of exactly ``size`` ciphertext bytes."""
     checked_type = allowed_type(mime)
@@ -102,6 +163,7 @@ def reserve_blob(group: Group, user: User, mime: object, size: object) -> Blob:
     ).count()
     if open_count >= MAX_OPEN_RESERVATIONS:
         raise ApiError(429, "Too many unfinished uploads; finish or cancel some.")
+    count_reservation(user, size)
     blob = Blob.objects.create(group=group, uploader=user, mime=checked_type, size=size)
     log.info("blob reserved id=%s group=%s size=%s", blob.id, group.id, size)
     return blob

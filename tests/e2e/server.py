@@ -89,6 +89,10 @@ def start_server(workdir: Path, **settings: str) -> ServerProcess:
         # Tests post by script far faster than people do (a hostile member's
         # 200 reactions); test_post_limit_browser.py runs with a low limit.
         HASHWHISPER_MESSAGES_PER_MINUTE="100000",
+        # Likewise uploads and new groups (chat.limits).
+        HASHWHISPER_UPLOADS_PER_MINUTE="100000",
+        HASHWHISPER_UPLOAD_BYTES_PER_HOUR=str(10**15),
+        HASHWHISPER_GROUPS_PER_HOUR="100000",
         PYTHONUNBUFFERED="1",
     )
     env.update(settings)
