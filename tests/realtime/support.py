@@ -517,11 +517,30 @@ class SseStream:
                 return event
 
     def collect(self, kinds: set[str], quiet: float = 0.5) -> list[SseEvent]:
-        """Events of ``kinds`` until none came for ``quiet`` seconds."""
+        """Events of ``kinds`` until none came for ``quiet`` seconds.
+
+        Only for events that must not come: a slow machine can take longer
+        than ``quiet`` to deliver one that should (use ``expect`` then).
+        """
         found = []
         while (event := self.next(kinds, timeout=quiet)) is not None:
             found.append(event)
         return found
+
+    def expect(
+        self, kinds: set[str], count: int, timeout: float = 10, quiet: float = 0.5
+    ) -> list[SseEvent]:
+        """The ``count`` events of ``kinds`` awaited (waiting up to ``timeout``
+        seconds for them), then any more until none came for ``quiet``
+        seconds, so an extra or duplicate one still shows."""
+        found: list[SseEvent] = []
+        deadline = time.monotonic() + timeout
+        while len(found) < count:
+            event = self.next(kinds, timeout=deadline - time.monotonic())
+            if event is None:
+                break
+            found.append(event)
+        return found + self.collect(kinds, quiet)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

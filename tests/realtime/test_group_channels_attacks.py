@@ -94,7 +94,7 @@ def test_a_removed_member_hears_nothing_more_on_any_process_or_tab(
             stream.wait_open()
         before = owner.post_message(group)
         for tab in tabs:
-            assert message_ids(tab.collect({"message"}, quiet=0.5)) == [before]
+            assert message_ids(tab.expect({"message"}, 1)) == [before]
         resume_from = tabs[0].last_id
 
         status, answer = owner.call(
@@ -118,7 +118,7 @@ def test_a_removed_member_hears_nothing_more_on_any_process_or_tab(
             "POST", f"/api/groups/{group}/join", {"token": token}
         )
         assert status == 200, answer
-        assert message_ids(bob0.collect({"message"}, quiet=1.0)) == [before, *after]
+        assert message_ids(bob0.expect({"message"}, 3, quiet=1.0)) == [before, *after]
         leaked = [group_events(tab, group, quiet=0.5) for tab in tabs]
         # A stream resuming from before the removal reads nothing after it.
         with streams(pair.stream(carol, server=1, last_event_id=resume_from)) as (
@@ -188,7 +188,9 @@ def test_posts_right_after_a_join_arrive_once_on_every_process(
         assert status == 200, answer
         posted = [owner.post_message(group), pair.api(alice).post_message(group)]
         posted += [owner.post_message(group) for _ in range(3)]
-        received = [message_ids(tab.collect({"message"}, quiet=1.0)) for tab in tabs]
+        received = [
+            message_ids(tab.expect({"message"}, len(posted), quiet=1.0)) for tab in tabs
+        ]
     assert received == [posted, posted]
 
 
@@ -219,9 +221,9 @@ def test_a_join_during_a_redis_outage_still_delivers_what_was_posted_meanwhile(
             during = [alice.post_message(group) for _ in range(3)]
             own_redis.start()
             wait_live(stream, timeout=20)
-            caught_up = message_ids(stream.collect({"message"}, quiet=1.0))
+            caught_up = message_ids(stream.expect({"message"}, len(during), quiet=1.0))
             after = alice.post_message(group)
-            live = message_ids(stream.collect({"message"}, quiet=1.0))
+            live = message_ids(stream.expect({"message"}, 1, quiet=1.0))
         assert sorted(set(caught_up)) == during
         assert live == [after]
         for server in running.servers:
@@ -298,7 +300,7 @@ def test_malformed_group_channel_payloads_do_not_drop_the_fan_out(
             wait_live(bob)
             wait_live(spy)
             first = alice.post_message(group)
-            assert message_ids(bob.collect({"message"}, quiet=0.5)) == [first]
+            assert message_ids(bob.expect({"message"}, 1)) == [first]
             junk: list[bytes] = [
                 b"[]",
                 b'"text"',

@@ -86,7 +86,7 @@ def test_presence_goes_online_and_offline_on_the_stream(pair: Deployment) -> Non
         assert status == 200
         assert body["presence"] == {str(alice.id): "online", str(bob.id): "offline"}
         # The tabs count once: one "online", however many beats.
-        assert states_of(watcher.collect({"presence"}, quiet=0.2), alice.id) == [
+        assert states_of(watcher.expect({"presence"}, 1, quiet=0.2), alice.id) == [
             "online"
         ]
 
@@ -114,7 +114,7 @@ def test_typing_is_rate_limited_and_reaches_the_others_only(pair: Deployment) ->
             typist.call("POST", f"/api/groups/{group}/typing", {})[0] for _ in range(5)
         ]
         assert answers == [202, 429, 429, 429, 429]
-        typing = reader.collect({"typing"}, quiet=0.3)
+        typing = reader.expect({"typing"}, 1, quiet=0.3)
         assert [e.json() for e in typing] == [{"group": group, "user": alice.id}]
         # The typist's own tabs are not told.
         assert own_tab.collect({"typing"}, quiet=0.1) == []
