@@ -54,7 +54,7 @@ def test_posting_survives_a_redis_outage_and_delivery_resumes(
             own_redis.start()
             status = bob.next({"realtime"}, timeout=20)
             assert status is not None and status.json() == {"live": True}
-            caught_up = bob.collect({"message"}, quiet=1.0)
+            caught_up = bob.expect({"message"}, len(during), quiet=1.0)
             assert sorted({e.json()["id"] for e in caught_up}) == during
             after = alice.post_message(group)
             live = bob.next({"message"}, timeout=5)

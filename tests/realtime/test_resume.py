@@ -33,13 +33,13 @@ def test_a_dropped_stream_resumes_with_last_event_id(pair: Deployment) -> None:
     with streams(pair.stream(bob)) as (first,):
         first.wait_open()
         seen = [writer.post_message(group) for _ in range(3)]
-        assert message_ids(first.collect({"message"}, quiet=0.5)) == seen
+        assert message_ids(first.expect({"message"}, len(seen))) == seen
         last = first.last_id
     assert cursor(last) == seen[-1]
 
     missed = [writer.post_message(group) for _ in range(4)]
     with streams(pair.stream(bob, last_event_id=last)) as (again,):
-        received = again.collect({"message"}, quiet=0.5)
+        received = again.expect({"message"}, len(missed))
     check_resumed(received, seen[-1], missed)
 
     # The position can also come as a parameter: a browser that opens a new
@@ -47,7 +47,7 @@ def test_a_dropped_stream_resumes_with_last_event_id(pair: Deployment) -> None:
     more = [writer.post_message(group) for _ in range(2)]
     query = f"?lastEventId=user-{bob.id}:{missed[-1]}"
     with streams(pair.stream(bob, query=query)) as (third,):
-        received = third.collect({"message"}, quiet=0.5)
+        received = third.expect({"message"}, len(more))
     check_resumed(received, missed[-1], more)
 
 
@@ -63,7 +63,7 @@ def test_a_stream_cut_by_a_server_restart_resumes_without_loss(
     with streams(stream):
         stream.wait_open()
         seen = [writer.post_message(group) for _ in range(2)]
-        assert message_ids(stream.collect({"message"}, quiet=0.5)) == seen
+        assert message_ids(stream.expect({"message"}, len(seen))) == seen
         pair.cluster.stop_server(server)
         assert stream.ended.wait(10), "the stream outlived its server"
         last = stream.last_id
@@ -79,7 +79,7 @@ def test_a_stream_cut_by_a_server_restart_resumes_without_loss(
         first.collect({"message"}, quiet=0.3)
         missed += [writer.post_message(group) for _ in range(2)]
         with streams(pair.stream(bob, server=1, last_event_id=last)) as (again,):
-            received = again.collect({"message"}, quiet=0.5)
+            received = again.expect({"message"}, len(missed))
     check_resumed(received, cursor(last), missed)
 
 
