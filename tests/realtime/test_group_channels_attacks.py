@@ -54,10 +54,13 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
 GROUP_KINDS = {"message", "typing", "members", "deleted", "group"}
 
 
-def group_events(stream: SseStream, group: str, quiet: float = 0.7) -> list[str]:
-    """Kinds of the group's events the stream carried until it went quiet."""
+def group_events(
+    stream: SseStream, group: str, quiet: float = 0.7, expected: int = 0
+) -> list[str]:
+    """Kinds of the group's events the stream carried until it went quiet,
+    after waiting for the ``expected`` number of events first."""
     found = []
-    for event in stream.collect(GROUP_KINDS | {"removed"}, quiet=quiet):
+    for event in stream.expect(GROUP_KINDS | {"removed"}, expected, quiet=quiet):
         data = event.json()
         if isinstance(data, dict) and data.get("group") == group:
             found.append(event.kind)
@@ -157,7 +160,7 @@ def test_a_non_member_next_to_a_member_hears_none_of_the_group(
             ]
             == 200
         )
-        heard = group_events(member, group, quiet=1.0)
+        heard = group_events(member, group, quiet=1.0, expected=3)
         assert "message" in heard and "typing" in heard and "members" in heard
         assert [group_events(spy, group, quiet=0.3) for spy in spies] == [[], []]
     assert posted
