@@ -205,6 +205,7 @@ def app_env(database_uri: str, redis_url: str, **extra: str) -> dict[str, str]:
         HASHWHISPER_UPLOADS_PER_MINUTE=str(10**9),
         HASHWHISPER_UPLOAD_BYTES_PER_HOUR=str(10**15),
         HASHWHISPER_GROUPS_PER_HOUR=str(10**9),
+        HASHWHISPER_GROUP_CHANGES_PER_HOUR=str(10**9),
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(REPO_ROOT),
     )

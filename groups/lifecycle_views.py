@@ -13,7 +13,9 @@ from groups.views import (
     MAX_ITERATIONS,
     MAX_NAME_CIPHERTEXT,
     MIN_ITERATIONS,
+    count_group_change,
     current_user,
+    give_back_group_change,
     group_json,
 )
 from hashwhisper.api import (
@@ -56,9 +58,11 @@ def transfer(request: HttpRequest, group_id: str) -> JsonResponse:
     user = current_user(request)
     group, _ = group_for_member(user, group_id)
     target = _target_user(request)
+    count_group_change(user)
     try:
         services.transfer_ownership(user, group, target)
     except services.LifecycleRefused as error:
+        give_back_group_change(user)
         raise _refused(error) from error
     return JsonResponse({"owner": target})
 
@@ -91,9 +95,11 @@ def rotate(request: HttpRequest, group_id: str) -> JsonResponse:
         name_tag=name_tag,
         description=description,
     )
+    count_group_change(user)
     try:
         rotated = services.rotate_secret(user, group, spec)
     except services.LifecycleRefused as error:
+        give_back_group_change(user)
         raise _refused(error) from error
     count = rotated.memberships.count()
     return JsonResponse(group_json(rotated, membership.role, count))

@@ -30,6 +30,11 @@ MAX_NAME_CIPHERTEXT = 1024
 # The per-user count of new groups (chat.limits) and its period.
 NEW_GROUPS = "new-groups"
 NEW_GROUPS_WINDOW_SECONDS = 3600
+# The per-user count of changes that add a row to a group's chain and can be
+# repeated without end: joins, hand-overs and rotations. Leaving and removals
+# are not counted (never refused): each undoes a counted join or creation.
+GROUP_CHANGES = "group-changes"
+GROUP_CHANGES_WINDOW_SECONDS = 3600
 
 
 def group_json(
@@ -116,6 +121,38 @@ def count_new_group(user: User) -> None:
         ) from exc
 
 
+def count_group_change(user: User) -> None:
+    """Count a join, hand-over or rotation; refuse past the allowance.
+
+    Each adds a row to the group's chain, which every member's browser
+    loads and checks: a member's join-and-leave script added 240 000 rows an
+    hour. Fails open: while Redis is away these changes go on uncounted, as
+    rotating a secret or handing over must work in an outage too.
+    """
+    try:
+        limits.spend(
+            GROUP_CHANGES,
+            user.pk,
+            limit=settings.HASHWHISPER_GROUP_CHANGES_PER_HOUR,
+            window=GROUP_CHANGES_WINDOW_SECONDS,
+            fail_open=True,
+        )
+    except limits.TooFast as exc:
+        services.security_log.info("group change refused user_id=%s", user.pk)
+        raise ApiError(
+            429,
+            "You have changed group memberships more often than anyone does by "
+            f"hand. Wait {limits.wait_text(exc.retry_after)}, then try again.",
+            code="too_much",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
+
+
+def give_back_group_change(user: User) -> None:
+    """Return the count of a change that was refused after counting."""
+    limits.give_back(GROUP_CHANGES, user.pk)
+
+
 def create_group(request: HttpRequest, user: User) -> JsonResponse:
     data = read_json(request)
     group_id = data.get("id")
@@ -164,8 +201,14 @@ def join(request: HttpRequest, group_id: str) -> JsonResponse:
     data = read_json(request)
     token = b64_field(data, "token", exact=TOKEN_BYTES)
     group = group_by_id(group_id)
+    # Joining again with a rotated secret adds no row, so it is not counted.
+    counted = not Membership.objects.filter(group=group, user=user).exists()
+    if counted:
+        count_group_change(user)
     membership = services.join_group(user, group, token)
     if membership is None:
+        if counted:
+            give_back_group_change(user)
         # Same answer as a missing group, so ids cannot be probed.
         raise ApiError(404, NOT_FOUND)
     publish_to_members(group.id, "members", {"group": group.id})

@@ -241,6 +241,10 @@ HASHWHISPER_MESSAGES_PER_MINUTE = env_int("HASHWHISPER_MESSAGES_PER_MINUTE", 60)
 # Groups one user may create per hour; 0 turns the limit off (groups.views).
 # People make a handful of groups ever; 20 an hour is a script's pace.
 HASHWHISPER_GROUPS_PER_HOUR = env_int("HASHWHISPER_GROUPS_PER_HOUR", 20)
+# Joins, hand-overs and secret rotations one user may make per hour, over all
+# groups; 0 turns the limit off (groups.views). An owner who removes thirty
+# members and rotates after each stays well below 60.
+HASHWHISPER_GROUP_CHANGES_PER_HOUR = env_int("HASHWHISPER_GROUP_CHANGES_PER_HOUR", 60)
 
 
 # Accounts ------------------------------------------------------------------

@@ -93,6 +93,7 @@ def start_server(workdir: Path, **settings: str) -> ServerProcess:
         HASHWHISPER_UPLOADS_PER_MINUTE="100000",
         HASHWHISPER_UPLOAD_BYTES_PER_HOUR=str(10**15),
         HASHWHISPER_GROUPS_PER_HOUR="100000",
+        HASHWHISPER_GROUP_CHANGES_PER_HOUR="100000",
         PYTHONUNBUFFERED="1",
     )
     env.update(settings)

@@ -135,6 +135,7 @@ def fuzz_world(db: None, settings: Any, tmp_path: Path) -> World:
     settings.HASHWHISPER_UPLOADS_PER_MINUTE = 10**9
     settings.HASHWHISPER_UPLOAD_BYTES_PER_HOUR = 10**15
     settings.HASHWHISPER_GROUPS_PER_HOUR = 10**9
+    settings.HASHWHISPER_GROUP_CHANGES_PER_HOUR = 10**9
     accounts = {role: make_user(role) for role in ("alice", "bob", "carol")}
     clients = {role: csrf_client(*account) for role, account in accounts.items()}
     alice, bob = clients["alice"], clients["bob"]

@@ -10,6 +10,7 @@ stored, reserved or counted; while Redis is away both refuse with 503.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +28,8 @@ from integrity.models import ChainEvent
 from media_vault import services as blob_services
 from media_vault.models import Blob
 from tests.chat.test_message_input import message_body, post_json
-from tests.conftest import SecureClient, join_group
+from tests.conftest import SecureClient, b64, join_group
+from tests.groups.test_lifecycle_api import rotation_body
 from tests.hashwhisper.test_settings import IMPORT_SETTINGS, clean_env, run
 from tests.media_vault.conftest import encrypted, files_under, put, reserve
 
@@ -36,6 +38,7 @@ pytestmark = pytest.mark.django_db
 MD5_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
 UPLOADS = 3
 GROUPS = 2
+CHANGES = 2
 # Ciphertext bytes of the small file each upload test sends.
 FILE = encrypted(1000).data
 SIZE = len(FILE)
@@ -60,6 +63,7 @@ def store(
     settings.HASHWHISPER_UPLOADS_PER_MINUTE = UPLOADS
     settings.HASHWHISPER_UPLOAD_BYTES_PER_HOUR = 10**9
     settings.HASHWHISPER_GROUPS_PER_HOUR = GROUPS
+    settings.HASHWHISPER_GROUP_CHANGES_PER_HOUR = CHANGES
     yield request.param
 
 
@@ -264,6 +268,120 @@ def test_the_group_allowance_comes_back_after_the_hour(
     assert create(alice_client, new_group_body()).status_code == 429
 
 
+# Group changes: joins, hand-overs, rotations ---------------------------------
+
+
+def rotate(client: SecureClient, gid: str, epoch: int) -> Any:
+    return client.post(
+        f"/api/groups/{gid}/rotate",
+        rotation_body(gid, epoch),
+        content_type="application/json",
+    )
+
+
+def join(client: SecureClient, group: dict[str, Any]) -> Any:
+    return client.post(
+        f"/api/groups/{group['id']}/join",
+        {"token": group["token"]},
+        content_type="application/json",
+    )
+
+
+def leave(client: SecureClient, gid: str) -> Any:
+    return client.post(f"/api/groups/{gid}/leave", content_type="application/json")
+
+
+def test_past_the_group_changes_per_hour_a_rotation_is_refused(
+    store: str, alice_client: SecureClient, group_with_alice: dict[str, Any]
+) -> None:
+    gid = group_with_alice["id"]
+    for epoch in range(1, CHANGES + 1):
+        assert rotate(alice_client, gid, epoch).status_code == 200
+    before = group_rows()
+
+    refused = rotate(alice_client, gid, CHANGES + 1)
+
+    assert_too_much(refused, group_views.GROUP_CHANGES_WINDOW_SECONDS)
+    assert group_rows() == before
+    assert Group.objects.get(pk=gid).epoch == CHANGES + 1
+
+
+def test_a_member_joining_and_leaving_in_a_loop_is_stopped(
+    store: str, bob_client: SecureClient, group_with_alice: dict[str, Any]
+) -> None:
+    gid = group_with_alice["id"]
+    for _ in range(CHANGES):
+        assert join(bob_client, group_with_alice).status_code == 200
+        # Leaving is never refused: it undoes a counted join.
+        assert leave(bob_client, gid).status_code == 200
+    before = group_rows()
+
+    refused = join(bob_client, group_with_alice)
+
+    assert_too_much(refused, group_views.GROUP_CHANGES_WINDOW_SECONDS)
+    assert group_rows() == before
+
+
+def test_joining_again_and_refused_changes_are_not_counted(
+    store: str,
+    alice_client: SecureClient,
+    bob_client: SecureClient,
+    group_with_alice: dict[str, Any],
+) -> None:
+    gid = group_with_alice["id"]
+    wrong = {**group_with_alice, "token": b64(secrets.token_bytes(32))}
+    for _ in range(3):
+        assert join(bob_client, wrong).status_code == 404
+    assert join(bob_client, group_with_alice).status_code == 200
+    # A member joining again with the current secret adds no chain row.
+    for _ in range(3):
+        assert join(bob_client, group_with_alice).status_code == 200
+    assert leave(bob_client, gid).status_code == 200
+    assert join(bob_client, group_with_alice).status_code == 200
+    assert leave(bob_client, gid).status_code == 200
+    assert join(bob_client, group_with_alice).status_code == 429
+
+    # A rotation from a stale epoch is refused without counting.
+    for _ in range(3):
+        assert rotate(alice_client, gid, 7).status_code == 409
+    for epoch in range(1, CHANGES + 1):
+        assert rotate(alice_client, gid, epoch).status_code == 200
+    assert rotate(alice_client, gid, CHANGES + 1).status_code == 429
+
+
+def test_each_user_has_a_group_change_allowance_of_their_own(
+    store: str,
+    alice_client: SecureClient,
+    bob_client: SecureClient,
+    group_with_alice: dict[str, Any],
+    new_group_body: NewGroup,
+) -> None:
+    second = new_group_body()
+    assert create(alice_client, second).status_code == 201
+    gid = group_with_alice["id"]
+    for epoch in range(1, CHANGES + 1):
+        assert rotate(alice_client, gid, epoch).status_code == 200
+    assert rotate(alice_client, gid, CHANGES + 1).status_code == 429
+
+    assert join(bob_client, second).status_code == 200
+
+
+def test_the_group_change_allowance_comes_back_after_the_hour(
+    store: str,
+    monkeypatch: pytest.MonkeyPatch,
+    alice_client: SecureClient,
+    group_with_alice: dict[str, Any],
+) -> None:
+    monkeypatch.setattr(group_views, "GROUP_CHANGES_WINDOW_SECONDS", 2)
+    gid = group_with_alice["id"]
+    for epoch in range(1, CHANGES + 1):
+        assert rotate(alice_client, gid, epoch).status_code == 200
+    assert_too_much(rotate(alice_client, gid, CHANGES + 1), 2)
+
+    time.sleep(2.1)
+    assert rotate(alice_client, gid, CHANGES + 1).status_code == 200
+
+
 # Redis away ------------------------------------------------------------------
 
 
@@ -312,6 +430,17 @@ def test_while_redis_is_away_no_group_is_created(
     assert refused.json()["code"] == "groups_paused"
     assert int(refused["Retry-After"]) >= 1
     assert group_rows() == before
+
+
+def test_while_redis_is_away_rotations_go_on_uncounted(
+    group_with_alice: dict[str, Any],
+    redis_away: None,
+    settings: Any,
+    alice_client: SecureClient,
+) -> None:
+    settings.HASHWHISPER_GROUP_CHANGES_PER_HOUR = 1
+    for epoch in range(1, 4):
+        assert rotate(alice_client, group_with_alice["id"], epoch).status_code == 200
 
 
 # The counter and its setting -------------------------------------------------
