@@ -12,12 +12,12 @@ allowance fits in any period, across the boundary).
 
 The count lives in Redis when ``HASHWHISPER_REDIS_URL`` is set, through the
 publisher's client and its pause after a failure (``bus.Publisher.call``),
-else in the local cache. While Redis is away nothing can be counted; each
-caller says whether its action goes on uncounted (``fail_open``) or is
-refused with ``Unavailable``.
-
-Posting fails open: posting must go on during an outage (the bus logs once
-that fan-out is down), and the count starts again when Redis is back.
+else in the local cache. While Redis is away each process counts in its own
+memory instead: posting, uploads and group changes go on during an outage
+(the bus logs once that fan-out is down), and a script still meets the
+allowance in every process it reaches (so at most the number of processes
+times the allowance in all). The count in Redis takes over again when it is
+back.
 
 Missing: a cap on what one member stores over the seven days a message
 lives. At the default rate that is still about 600 000 messages a week;
@@ -34,11 +34,16 @@ import time
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
 
 from chat.realtime import bus, config
 
 # The posting period; tests shorten it.
 WINDOW_SECONDS = 60
+
+# This process's own counts, for while Redis is away.
+OUTAGE_COUNTS = LocMemCache("hashwhisper-limits-while-redis-is-away", {})
 
 
 class TooFast(Exception):
@@ -47,14 +52,6 @@ class TooFast(Exception):
     def __init__(self, retry_after: int) -> None:
         super().__init__(retry_after)
         self.retry_after = retry_after
-
-
-class Unavailable(Exception):
-    """Redis is away, and this action is not done uncounted."""
-
-    # Seconds a client is asked to wait: an outage outlasts the bus's
-    # one-second pause between attempts.
-    retry_after = 5
 
 
 def per_minute() -> int:
@@ -79,18 +76,26 @@ def _count_in_redis(
         return None
 
 
-def _count_in_cache(key: str, amount: int, window: int) -> tuple[int, float]:
+def _count_in_cache(
+    store: BaseCache, key: str, amount: int, window: int
+) -> tuple[int, float]:
     now = time.time()
-    cache.add(f"{key}:start", now, timeout=window)
-    started = float(cache.get(f"{key}:start", now))
-    cache.add(key, 0, timeout=window)
+    store.add(f"{key}:start", now, timeout=window)
+    started = float(store.get(f"{key}:start", now))
+    store.add(key, 0, timeout=window)
     try:
-        count = int(cache.incr(key, amount))
+        count = int(store.incr(key, amount))
     except ValueError:
         # The key expired between add() and incr(): this is its first use.
-        cache.add(key, amount, timeout=window)
+        store.add(key, amount, timeout=window)
         count = amount
     return count, started + window - now
+
+
+def _give_back_in_cache(store: BaseCache, key: str, amount: int) -> None:
+    # ValueError: the period ended meanwhile, nothing is left to return.
+    with contextlib.suppress(ValueError):
+        store.decr(key, amount)
 
 
 # Decrements only a count that still exists: one that expired meanwhile must
@@ -113,13 +118,13 @@ def give_back(name: str, user_id: int, amount: int = 1) -> None:
     key = _key(name, user_id)
     url = config.redis_url()
     if not url:
-        # ValueError: the period ended meanwhile, nothing is left to return.
-        with contextlib.suppress(ValueError):
-            cache.decr(key, amount)
+        _give_back_in_cache(cache, key, amount)
         return
-    # If Redis went away, the count is lost with it anyway.
-    with contextlib.suppress(redis.RedisError, OSError):
+    try:
         bus.publisher.call(url, lambda client: client.eval(GIVE_BACK, 1, key, amount))
+    except (redis.RedisError, OSError):
+        # Counted in this process's memory, if Redis was already away.
+        _give_back_in_cache(OUTAGE_COUNTS, key, amount)
 
 
 def spend(
@@ -129,29 +134,20 @@ def spend(
     limit: int,
     window: int,
     amount: int = 1,
-    fail_open: bool,
 ) -> None:
     """Count ``amount`` of ``name`` for ``user_id`` in a period of ``window``
     seconds; raise ``TooFast`` if that passes ``limit``.
 
     A refused use is not counted, so the refusal changes nothing and a
-    smaller amount may still fit. ``limit`` 0 turns the allowance off. While
-    Redis is away: nothing is counted, and ``Unavailable`` is raised unless
-    ``fail_open``.
+    smaller amount may still fit. ``limit`` 0 turns the allowance off.
     """
     if limit <= 0:
         return
     key = _key(name, user_id)
     url = config.redis_url()
-    counted = (
-        _count_in_redis(url, key, amount, window)
-        if url
-        else _count_in_cache(key, amount, window)
-    )
+    counted = _count_in_redis(url, key, amount, window) if url else None
     if counted is None:
-        if fail_open:
-            return
-        raise Unavailable
+        counted = _count_in_cache(OUTAGE_COUNTS if url else cache, key, amount, window)
     total, seconds_left = counted
     if total > limit:
         # Between the increment and this, a concurrent use may be refused
@@ -171,4 +167,4 @@ def wait_text(seconds: int) -> str:
 
 def count_post(user_id: int) -> None:
     """Count one post of ``user_id``; raise ``TooFast`` past the limit."""
-    spend("posts", user_id, limit=per_minute(), window=WINDOW_SECONDS, fail_open=True)
+    spend("posts", user_id, limit=per_minute(), window=WINDOW_SECONDS)

@@ -91,9 +91,8 @@ def count_new_group(user: User) -> None:
     """Count a group the user is about to create; refuse past the allowance.
 
     Groups are kept until their last member leaves, so a script could add
-    rows without end. While Redis is away no group is created (503): people
-    create a group rarely and can wait a moment, and nothing else would
-    bound a script for as long as the outage lasts.
+    rows without end. While Redis is away each process counts on its own
+    (chat.limits).
     """
     try:
         limits.spend(
@@ -101,7 +100,6 @@ def count_new_group(user: User) -> None:
             user.pk,
             limit=settings.HASHWHISPER_GROUPS_PER_HOUR,
             window=NEW_GROUPS_WINDOW_SECONDS,
-            fail_open=False,
         )
     except limits.TooFast as exc:
         services.security_log.info("group refused: allowance used user_id=%s", user.pk)
@@ -112,13 +110,6 @@ def count_new_group(user: User) -> None:
             code="too_much",
             headers={"Retry-After": str(exc.retry_after)},
         ) from exc
-    except limits.Unavailable as exc:
-        raise ApiError(
-            503,
-            "Groups cannot be created for a moment; try again shortly.",
-            code="groups_paused",
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from exc
 
 
 def count_group_change(user: User) -> None:
@@ -126,7 +117,7 @@ def count_group_change(user: User) -> None:
 
     Each adds a row to the group's chain, which every member's browser
     loads and checks: a member's join-and-leave script added 240 000 rows an
-    hour. Fails open: while Redis is away these changes go on uncounted, as
+    hour. While Redis is away each process counts on its own (chat.limits):
     rotating a secret or handing over must work in an outage too.
     """
     try:
@@ -135,7 +126,6 @@ def count_group_change(user: User) -> None:
             user.pk,
             limit=settings.HASHWHISPER_GROUP_CHANGES_PER_HOUR,
             window=GROUP_CHANGES_WINDOW_SECONDS,
-            fail_open=True,
         )
     except limits.TooFast as exc:
         services.security_log.info("group change refused user_id=%s", user.pk)

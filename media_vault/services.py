@@ -100,7 +100,6 @@ def _spend_upload_allowances(user: User, size: int) -> None:
         user.pk,
         limit=settings.HASHWHISPER_UPLOADS_PER_MINUTE,
         window=RESERVATIONS_WINDOW_SECONDS,
-        fail_open=False,
     )
     try:
         limits.spend(
@@ -109,9 +108,8 @@ def _spend_upload_allowances(user: User, size: int) -> None:
             amount=size,
             limit=settings.HASHWHISPER_UPLOAD_BYTES_PER_HOUR,
             window=RESERVED_BYTES_WINDOW_SECONDS,
-            fail_open=False,
         )
-    except (limits.TooFast, limits.Unavailable):
+    except limits.TooFast:
         # Refused for its bytes: the reservation must not count either.
         limits.give_back(RESERVATIONS, user.pk)
         raise
@@ -120,10 +118,9 @@ def _spend_upload_allowances(user: User, size: int) -> None:
 def count_reservation(user: User, size: int) -> None:
     """Count one reservation of ``size`` bytes against the user's allowances.
 
-    Refused past either allowance with 429, counting neither. While Redis is
-    away no upload is reserved (503): a script could fill the disk uncounted
-    for as long as an outage lasts, unwatched, whereas people lose only
-    attachments for that while; text messages still go out.
+    Refused past either allowance with 429, counting neither. While Redis
+    is away each process counts on its own (chat.limits), so files still go
+    out in an outage and a script still meets the allowance.
     """
     try:
         _spend_upload_allowances(user, size)
@@ -134,14 +131,6 @@ def count_reservation(user: User, size: int) -> None:
             "You are uploading more than anyone sends by hand. Wait "
             f"{limits.wait_text(exc.retry_after)}, then try again.",
             code="too_much",
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from exc
-    except limits.Unavailable as exc:
-        raise ApiError(
-            503,
-            "Files cannot be sent for a moment (the server cannot count uploads); "
-            "try again shortly. Text messages still go out.",
-            code="uploads_paused",
             headers={"Retry-After": str(exc.retry_after)},
         ) from exc
 

@@ -115,7 +115,7 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_posting_goes_on_while_redis_is_away(
+def test_posting_goes_on_while_redis_is_away_counted_in_the_process(
     settings: Any,
     monkeypatch: pytest.MonkeyPatch,
     alice_client: SecureClient,
@@ -123,11 +123,14 @@ def test_posting_goes_on_while_redis_is_away(
 ) -> None:
     # Nothing listens on this port: every Redis call fails at once.
     settings.REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
-    settings.HASHWHISPER_MESSAGES_PER_MINUTE = 1
+    settings.HASHWHISPER_MESSAGES_PER_MINUTE = LIMIT
     monkeypatch.setattr(bus, "publisher", bus.Publisher())
     monkeypatch.setattr(bus, "health", bus.Health())
 
-    for _ in range(3):
+    for _ in range(LIMIT):
         response = post_json(alice_client, group_with_alice["id"], message_body())
         assert response.status_code == 201, response.content
-    assert Message.objects.count() == 3
+    refused = post_json(alice_client, group_with_alice["id"], message_body())
+
+    assert refused.status_code == 429, refused.content
+    assert Message.objects.count() == LIMIT
