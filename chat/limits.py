@@ -28,6 +28,7 @@ browser says so), so it is left for later.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import time
 
@@ -38,6 +39,9 @@ from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 
 from chat.realtime import bus, config
+from hashwhisper.api import ApiError
+
+security_log = logging.getLogger("hashwhisper.security")
 
 # The posting period; tests shorten it.
 WINDOW_SECONDS = 60
@@ -163,6 +167,30 @@ def wait_text(seconds: int) -> str:
     else:
         amount, unit = seconds, "second"
     return f"{amount} {unit}{'' if amount == 1 else 's'}"
+
+
+def refusal(
+    exc: TooFast, doing: str, *, code: str = "too_much", then: str = "try again"
+) -> ApiError:
+    """The 429 answer to an allowance used up: what the user did, how long
+    to wait (also as Retry-After), and a ``code`` for the browser."""
+    return ApiError(
+        429,
+        f"{doing}. Wait {wait_text(exc.retry_after)}, then {then}.",
+        code=code,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+def spend_or_refuse(
+    name: str, user_id: int, *, limit: int, window: int, doing: str
+) -> None:
+    """``spend`` one; past the allowance, log it and answer ``refusal``."""
+    try:
+        spend(name, user_id, limit=limit, window=window)
+    except TooFast as exc:
+        security_log.info("allowance used name=%s user_id=%s", name, user_id)
+        raise refusal(exc, doing) from exc
 
 
 def count_post(user_id: int) -> None:

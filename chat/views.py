@@ -58,13 +58,11 @@ def post_message(request: HttpRequest, group_id: str, user: User) -> JsonRespons
     try:
         limits.count_post(user.pk)
     except limits.TooFast as exc:
-        raise ApiError(
-            429,
-            "You are sending messages faster than anyone types. Wait "
-            f"{exc.retry_after} second{'' if exc.retry_after == 1 else 's'}, "
-            "then send again.",
+        raise limits.refusal(
+            exc,
+            "You are sending messages faster than anyone types",
             code="too_fast",
-            headers={"Retry-After": str(exc.retry_after)},
+            then="send again",
         ) from exc
     data = read_json(request)
     ciphertext, nonce, tag = sealed_fields(data, settings.HASHWHISPER_MAX_MESSAGE_BYTES)

@@ -94,22 +94,13 @@ def count_new_group(user: User) -> None:
     rows without end. While Redis is away each process counts on its own
     (chat.limits).
     """
-    try:
-        limits.spend(
-            NEW_GROUPS,
-            user.pk,
-            limit=settings.HASHWHISPER_GROUPS_PER_HOUR,
-            window=NEW_GROUPS_WINDOW_SECONDS,
-        )
-    except limits.TooFast as exc:
-        services.security_log.info("group refused: allowance used user_id=%s", user.pk)
-        raise ApiError(
-            429,
-            "You have created more groups than anyone does by hand. Wait "
-            f"{limits.wait_text(exc.retry_after)}, then try again.",
-            code="too_much",
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from exc
+    limits.spend_or_refuse(
+        NEW_GROUPS,
+        user.pk,
+        limit=settings.HASHWHISPER_GROUPS_PER_HOUR,
+        window=NEW_GROUPS_WINDOW_SECONDS,
+        doing="You have created more groups than anyone does by hand",
+    )
 
 
 def count_group_change(user: User) -> None:
@@ -120,22 +111,13 @@ def count_group_change(user: User) -> None:
     hour. While Redis is away each process counts on its own (chat.limits):
     rotating a secret or handing over must work in an outage too.
     """
-    try:
-        limits.spend(
-            GROUP_CHANGES,
-            user.pk,
-            limit=settings.HASHWHISPER_GROUP_CHANGES_PER_HOUR,
-            window=GROUP_CHANGES_WINDOW_SECONDS,
-        )
-    except limits.TooFast as exc:
-        services.security_log.info("group change refused user_id=%s", user.pk)
-        raise ApiError(
-            429,
-            "You have changed group memberships more often than anyone does by "
-            f"hand. Wait {limits.wait_text(exc.retry_after)}, then try again.",
-            code="too_much",
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from exc
+    limits.spend_or_refuse(
+        GROUP_CHANGES,
+        user.pk,
+        limit=settings.HASHWHISPER_GROUP_CHANGES_PER_HOUR,
+        window=GROUP_CHANGES_WINDOW_SECONDS,
+        doing="You have changed group memberships more often than anyone does by hand",
+    )
 
 
 def give_back_group_change(user: User) -> None:

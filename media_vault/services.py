@@ -126,12 +126,8 @@ def count_reservation(user: User, size: int) -> None:
         _spend_upload_allowances(user, size)
     except limits.TooFast as exc:
         security_log.info("upload refused: allowance used user_id=%s", user.pk)
-        raise ApiError(
-            429,
-            "You are uploading more than anyone sends by hand. Wait "
-            f"{limits.wait_text(exc.retry_after)}, then try again.",
-            code="too_much",
-            headers={"Retry-After": str(exc.retry_after)},
+        raise limits.refusal(
+            exc, "You are uploading more than anyone sends by hand"
         ) from exc
 
 

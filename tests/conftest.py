@@ -1,7 +1,9 @@
 """Shared fixtures: users with a confirmed authenticator, HTTPS clients."""
 
 import base64
+import os
 import secrets
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -145,3 +147,22 @@ def join_group(client: SecureClient, group: dict[str, Any]) -> str:
     )
     assert joined.status_code in (200, 201), joined.content
     return gid
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: a connection to it fails at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def count_in(store: str, settings: Any) -> None:
+    """Point the per-user allowances (chat.limits) at ``store``: "redis",
+    the one CI gives (skipped without it), or "cache", the local cache."""
+    if store == "redis":
+        url = os.environ.get("HASHWHISPER_REDIS_URL", "")
+        if not url:
+            pytest.skip("HASHWHISPER_REDIS_URL is not set (Redis needed)")
+        settings.REDIS_URL = url
+    else:
+        settings.REDIS_URL = ""

@@ -7,8 +7,6 @@ Counts are per user over all groups; past the limit a post is refused with
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +18,7 @@ from chat import limits
 from chat.models import Message
 from chat.realtime import bus
 from tests.chat.test_message_input import message_body, post_json
-from tests.conftest import SecureClient, join_group
+from tests.conftest import SecureClient, closed_port, count_in, join_group
 
 pytestmark = pytest.mark.django_db
 
@@ -29,13 +27,7 @@ LIMIT = 3
 
 @pytest.fixture(params=["cache", "redis"])
 def store(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
-    if request.param == "redis":
-        url = os.environ.get("HASHWHISPER_REDIS_URL", "")
-        if not url:
-            pytest.skip("HASHWHISPER_REDIS_URL is not set (Redis needed)")
-        settings.REDIS_URL = url
-    else:
-        settings.REDIS_URL = ""
+    count_in(request.param, settings)
     settings.HASHWHISPER_MESSAGES_PER_MINUTE = LIMIT
     yield request.param
 
@@ -107,12 +99,6 @@ def test_zero_turns_the_limit_off(
     for _ in range(LIMIT + 2):
         response = post_json(alice_client, group_with_alice["id"], message_body())
         assert response.status_code == 201, response.content
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_posting_goes_on_while_redis_is_away_counted_in_the_process(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from django.test import RequestFactory
 
 from accounts.addresses import address_bucket, client_ip
 from accounts.models import User
-from tests.conftest import PASSWORD, SecureClient, verified_client
+from tests.conftest import PASSWORD, SecureClient, closed_port, verified_client
 from tests.security.conftest import Account, code_step, password_step, totp, wrong_code
 
 pytestmark = pytest.mark.django_db
@@ -238,12 +237,6 @@ def test_wrong_current_passwords_are_limited(settings: Any, alice: Account) -> N
 
 
 # When the limit store is away ------------------------------------------------
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ stored, reserved or counted; while Redis is away both refuse with 503.
 
 from __future__ import annotations
 
-import os
 import secrets
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +25,7 @@ from integrity.models import ChainEvent
 from media_vault import services as blob_services
 from media_vault.models import Blob
 from tests.chat.test_message_input import message_body, post_json
-from tests.conftest import SecureClient, b64, join_group
+from tests.conftest import SecureClient, b64, closed_port, count_in, join_group
 from tests.groups.test_lifecycle_api import rotation_body
 from tests.hashwhisper.test_settings import IMPORT_SETTINGS, clean_env, run
 from tests.media_vault.conftest import encrypted, files_under, put, reserve
@@ -49,13 +47,7 @@ NewGroup = Callable[[], dict[str, Any]]
 def store(
     request: pytest.FixtureRequest, settings: Any, tmp_path: Path
 ) -> Iterator[str]:
-    if request.param == "redis":
-        url = os.environ.get("HASHWHISPER_REDIS_URL", "")
-        if not url:
-            pytest.skip("HASHWHISPER_REDIS_URL is not set (Redis needed)")
-        settings.REDIS_URL = url
-    else:
-        settings.REDIS_URL = ""
+    count_in(request.param, settings)
     # Password hashing is not under test; each test has its own blob folder.
     settings.PASSWORD_HASHERS = [MD5_HASHER]
     settings.HASHWHISPER_MEDIA_ROOT = tmp_path / "blobs"
@@ -382,12 +374,6 @@ def test_the_group_change_allowance_comes_back_after_the_hour(
 
 
 # Redis away ------------------------------------------------------------------
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
