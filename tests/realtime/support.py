@@ -309,6 +309,8 @@ def migrated_template(env: dict[str, str]) -> str:
             return _templates[key]
         migrate_env = {k: v for k, v in env.items() if k != "DJANGO_SETTINGS_MODULE"}
         folder = Path(tempfile.mkdtemp(prefix="hw-rt-template-"))
+        # The migration's log, and the SQLite template, go with the process.
+        atexit.register(shutil.rmtree, folder, True)
         if database_uri:
             name = f"hw_rt_template_{secrets.token_hex(6)}"
             _pg_execute(database_uri, f'CREATE DATABASE "{name}"')
@@ -322,7 +324,6 @@ def migrated_template(env: dict[str, str]) -> str:
         else:
             path = folder / "template.sqlite3"
             migrate_env["HASHWHISPER_SQLITE_PATH"] = str(path)
-            atexit.register(shutil.rmtree, folder, True)
             found = str(path)
         with (folder / "migrate.log").open("ab") as log:
             subprocess.run(
